@@ -1,0 +1,43 @@
+"""Per-epoch learning rate, wall time and throughput, added to the logs Keras passes on.
+
+No Keras callback records these: CSVLogger writes whatever the logs hold, so this
+callback, placed before CSVLogger, adds `lr`, `seconds` and `images_per_s` to them
+and prints a one-line summary of the epoch.
+"""
+import time
+
+import keras
+import numpy as np
+
+
+class EpochStats(keras.callbacks.Callback):
+    """Adds lr, seconds (whole epoch) and images_per_s (training part) to each epoch's logs.
+
+    Args:
+        train_images: images in one training epoch, to turn seconds into images/s.
+        epochs: total epochs, for the printed summary.
+        print_fn: where the one-line summary goes (print by default; None for silence).
+    """
+
+    def __init__(self, train_images, epochs, print_fn=print):
+        super().__init__()
+        self.train_images, self.epochs, self.print_fn = train_images, epochs, print_fn
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start, self._train_end = time.perf_counter(), None
+
+    def on_test_begin(self, logs=None):
+        if getattr(self, "_train_end", 0) is None:      # validation during fit
+            self._train_end = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        end = time.perf_counter()
+        train_seconds = (self._train_end or end) - self._start
+        logs["lr"] = float(np.asarray(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+        logs["seconds"] = end - self._start
+        logs["images_per_s"] = self.train_images / train_seconds
+        if self.print_fn:
+            val = f" val_loss {logs['val_loss']:.4f} val_acc {logs['val_accuracy']:.4f}" if "val_loss" in logs else ""
+            self.print_fn(f"epoch {epoch + 1}/{self.epochs}: loss {logs['loss']:.4f} acc {logs['accuracy']:.4f}"
+                          f"{val} lr {logs['lr']:.3g} {logs['seconds']:.1f} s {logs['images_per_s']:.0f} img/s")

@@ -1,0 +1,78 @@
+"""Learning-rate schedules by name, built from Keras' own schedule classes.
+
+Every schedule but 'plateau' is a keras.optimizers.schedules.LearningRateSchedule of
+the optimizer's step counter, so it resumes at the right point whenever the
+optimizer's `iterations` are restored. 'plateau' is Keras' ReduceLROnPlateau.
+"""
+import keras
+
+from errors import SuiteError
+
+# Allowed schedule_args per schedule, with their defaults (None: derived from the run).
+SCHEDULE_ARGS = {
+    "constant": {},
+    # lr x factor at each epoch in drop_epochs (default: at 50% and 75% of the epochs).
+    "step": {"drop_epochs": None, "factor": 0.1},
+    # Keras 2's optimizer `decay`: lr / (1 + decay * t), t in steps, or in whole epochs
+    # with per="epoch". Default decay = lr / epochs, the seeds' usual choice.
+    "time_decay": {"decay": None, "per": "step"},
+    # Cosine annealing from lr to alpha * lr over the whole run.
+    "cosine": {"alpha": 0.0},
+    # One-cycle (Smith 2018): linear warm-up from lr/div_factor to lr over pct_start
+    # of the steps, then cosine annealing to lr/final_div_factor.
+    "onecycle": {"pct_start": 0.3, "div_factor": 25.0, "final_div_factor": 1e4},
+    # ReduceLROnPlateau on val_loss.
+    "plateau": {"factor": 0.5, "patience": 5, "min_lr": 1e-6},
+}
+
+
+def make_schedule(name, lr, args, epochs, steps_per_epoch):
+    """Build a learning-rate schedule.
+
+    Args:
+        name: a key of SCHEDULE_ARGS.
+        lr: initial (peak, for 'onecycle') learning rate.
+        args: dict of schedule arguments (keys of SCHEDULE_ARGS[name]).
+        epochs: epochs of the run; steps_per_epoch: optimizer steps per epoch.
+
+    Returns:
+        (learning_rate, callbacks): a float or LearningRateSchedule for the optimizer,
+        and a list of extra Keras callbacks (ReduceLROnPlateau for 'plateau').
+
+    Raises:
+        SuiteError: unknown schedule or schedule argument, or a bad value.
+    """
+    if name not in SCHEDULE_ARGS:
+        raise SuiteError(f"unknown schedule {name!r}; choose one of: {', '.join(SCHEDULE_ARGS)}")
+    unknown = set(args) - set(SCHEDULE_ARGS[name])
+    if unknown:
+        raise SuiteError(f"schedule {name!r} takes no argument(s) {', '.join(sorted(unknown))}; "
+                         f"it takes: {', '.join(SCHEDULE_ARGS[name]) or 'none'}")
+    a = {**SCHEDULE_ARGS[name], **args}
+    total = epochs * steps_per_epoch
+    s = keras.optimizers.schedules
+    if name == "constant":
+        return lr, []
+    if name == "step":
+        drops = a["drop_epochs"] or [epochs // 2, (3 * epochs) // 4]
+        drops = sorted({int(e) for e in drops if 0 < int(e) < epochs})
+        if not drops:
+            return lr, []
+        values = [lr * a["factor"] ** i for i in range(len(drops) + 1)]
+        return s.PiecewiseConstantDecay([e * steps_per_epoch for e in drops], values), []
+    if name == "time_decay":
+        if a["per"] not in ("step", "epoch"):
+            raise SuiteError(f"time_decay 'per' must be step or epoch, got {a['per']!r}")
+        decay = lr / epochs if a["decay"] is None else a["decay"]
+        per_epoch = a["per"] == "epoch"
+        return s.InverseTimeDecay(lr, steps_per_epoch if per_epoch else 1, decay, staircase=per_epoch), []
+    if name == "cosine":
+        return s.CosineDecay(lr, max(total, 1), alpha=a["alpha"]), []
+    if name == "onecycle":
+        warmup = int(total * a["pct_start"])
+        start = lr / a["div_factor"]
+        return s.CosineDecay(start, max(total - warmup, 1), alpha=1 / a["final_div_factor"],
+                             warmup_target=lr, warmup_steps=warmup), []
+    plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=a["factor"],
+                                                patience=a["patience"], min_lr=a["min_lr"])
+    return lr, [plateau]

@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""The suite's command line: parse the arguments, call the suite, report errors in one line.
+
+    python run.py list
+    python run.py train ygnet [--epochs 2 --data-dir /tmp/cifar10 ...]
+    python run.py load [PATH]
+    python run.py evaluate RUN_DIR
+
+Bad input (an unknown name, a bad value, a missing or corrupt file) prints one line
+on stderr and exits with status 2, without a traceback.
+"""
+import argparse
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # keep TensorFlow's C++ start-up chatter off stderr
+
+
+def import_backend_quietly():
+    """Import TensorFlow with stderr silenced, then keep Keras' legacy-HDF5 notice out of the log.
+
+    TensorFlow 2.21's C++ libraries log start-up notes (oneDNN, CPU features) through
+    absl before absl is initialised, so TF_CPP_MIN_LOG_LEVEL cannot stop them; they
+    would bury the one-line errors this command line promises. Only the import is
+    silenced: Python errors raised by it still reach stderr.
+    """
+    import importlib.util
+    import logging
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow" and importlib.util.find_spec("tensorflow"):
+        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
+    # The user asked for .h5 checkpoints; Keras warns at every save that the format is legacy.
+    logging.getLogger("absl").addFilter(lambda record: "HDF5 file" not in record.getMessage())
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (and exit status 2, as argparse)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _number(kind, low, low_ok):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if value != value or (value < low if low_ok else value <= low):   # NaN, or out of range
+            raise argparse.ArgumentTypeError(f"must be {'>=' if low_ok else '>'} {low}, got {text}")
+        return value
+    return parse
+
+
+positive_int, non_negative_int = _number(int, 0, False), _number(int, 0, True)
+positive_float, non_negative_float = _number(float, 0.0, False), _number(float, 0.0, True)
+
+
+def key_values(text):
+    """Parse 'a=1,b=true,c=x' into {'a': 1, 'b': True, 'c': 'x'} (values as JSON where they parse)."""
+    if text.strip().lower() in ("", "none", "off"):
+        return {}
+    out = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise argparse.ArgumentTypeError(f"expected key=value[,key=value...], got {text!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def build_parser():
+    """The argument parser of every command (defaults of recipe fields live in the Experiment)."""
+    p = Parser(prog="run.py", description="Train, evaluate and compare CIFAR-10 CNNs with Keras 3.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    sub.add_parser("list", help="registered models (with parameter counts) and experiments")
+
+    t = sub.add_parser("train", help="train a named experiment; writes runs/<name>-<time>/")
+    t.add_argument("experiment", help="experiment name (see `run.py list`)")
+    data_options(t)
+    r = t.add_argument_group("recipe overrides (default: the experiment's recipe)")
+    r.add_argument("--model", help="train another registered model with this recipe")
+    r.add_argument("--epochs", type=positive_int)
+    r.add_argument("--batch-size", type=positive_int)
+    r.add_argument("--lr", type=positive_float, help="initial learning rate")
+    r.add_argument("--optimizer", help="sgd, adam, adamw or rmsprop")
+    r.add_argument("--momentum", type=non_negative_float)
+    r.add_argument("--weight-decay", type=non_negative_float)
+    r.add_argument("--label-smoothing", type=non_negative_float)
+    r.add_argument("--schedule", help="constant, step, time_decay, cosine, onecycle or plateau")
+    r.add_argument("--schedule-args", type=key_values, help="e.g. drop_epochs=[10,20],factor=0.1")
+    r.add_argument("--augment", type=key_values,
+                   help="ImageDataGenerator parameters, e.g. rotation_range=10,horizontal_flip=true; or none")
+    r.add_argument("--augment-engine", help="layers (tf.data + Keras preprocessing layers) or imagedatagenerator")
+    r.add_argument("--precision", help="auto, float32, mixed_bfloat16 or mixed_float16")
+    r.add_argument("--hp", type=key_values, help="model hyperparameters, e.g. dropout=0.3")
+    o = t.add_argument_group("run options")
+    o.add_argument("--seed", type=non_negative_int, default=0)
+    o.add_argument("--strategy", default="auto", help="auto, default, mirrored or multiworker")
+    o.add_argument("--output-dir", default="runs", help="parent folder of run folders (default: runs)")
+    o.add_argument("--verbose", type=non_negative_int, choices=(0, 1, 2),
+                   help="Keras progress output (default: a bar on a terminal, else none)")
+
+    ld = sub.add_parser("load", help="evaluate a saved model (.h5 or .keras) on the test split")
+    ld.add_argument("path", nargs="?", help="model file or pretrained name (default: the shipped default)")
+    data_options(ld)
+
+    ev = sub.add_parser("evaluate", help="evaluate a run's best.h5 on the test split")
+    ev.add_argument("run_dir")
+    data_options(ev)
+    return p
+
+
+def data_options(parser):
+    """The data flags shared by every command that reads CIFAR-10."""
+    g = parser.add_argument_group("data")
+    g.add_argument("--data-dir", help="local CIFAR-10: a folder with cifar-10-batches-py/ or "
+                   "cifar-10-python.tar.gz (default: $CIFAR10_DIR, else download)")
+    if parser.prog.endswith("train"):
+        g.add_argument("--val-split", type=non_negative_int, default=5000,
+                       help="validation images carved from the training data (0: none)")
+        g.add_argument("--limit-train", type=positive_int, help="use only N training images")
+
+
+RECIPE_FLAGS = ("model", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
+                "label_smoothing", "schedule", "schedule_args", "augment", "augment_engine", "precision")
+
+
+def cmd_train(args):
+    from experiments import get_experiment
+    from models import get_builder
+    from training.train import RunOptions, train
+    exp = get_experiment(args.experiment)
+    overrides = {k: getattr(args, k) for k in RECIPE_FLAGS}
+    if args.hp:
+        overrides["model_kwargs"] = {**exp.model_kwargs, **args.hp}
+    exp = exp.with_overrides(**overrides)
+    get_builder(exp.model)
+    opts = RunOptions(data_dir=args.data_dir, val_split=args.val_split, limit_train=args.limit_train,
+                      seed=args.seed, output_dir=args.output_dir, strategy=args.strategy, verbose=args.verbose)
+    train(exp, opts)
+    return 0
+
+
+def cmd_list(args):
+    import numpy as np
+
+    from experiments import get_experiment, list_experiments
+    from models import create_model, list_models
+    print("models (trainable parameters, 10 classes):")
+    for name in list_models():
+        model = create_model(name)
+        print(f"  {name:<27s} {sum(int(np.prod(w.shape)) for w in model.trainable_weights):>10,d}")
+    print("experiments:")
+    for name in list_experiments():
+        print(f"  {name:<27s} {get_experiment(name).summary()}")
+    return 0
+
+
+def evaluate_file(path, data_dir):
+    """Load a model file safely, evaluate it on the test split and print the result."""
+    from data import load_cifar10
+    from training.evaluate import evaluate_model, format_evaluation, load_saved_model
+    model = load_saved_model(path)
+    _, (x_test, y_test) = load_cifar10(data_dir)
+    print(f"{path}:")
+    print(format_evaluation(evaluate_model(model, x_test, y_test)))
+    return 0
+
+
+def cmd_load(args):
+    from pretrained import resolve
+    path = args.path if args.path and os.path.splitext(args.path)[1] else resolve(args.path)
+    return evaluate_file(path, args.data_dir)
+
+
+def cmd_evaluate(args):
+    from errors import SuiteError
+    path = os.path.join(args.run_dir, "best.h5")
+    if not os.path.isfile(path):
+        raise SuiteError(f"{args.run_dir}: not a run folder (no best.h5)")
+    return evaluate_file(path, args.data_dir)
+
+
+COMMANDS = {"train": cmd_train, "list": cmd_list, "load": cmd_load, "evaluate": cmd_evaluate}
+
+
+def main(argv=None):
+    """Run one command; returns the exit status (0 success, 2 bad input, 130 interrupted)."""
+    args = build_parser().parse_args(argv)
+    import_backend_quietly()
+    from errors import SuiteError
+    try:
+        return COMMANDS[args.command](args)
+    except SuiteError as exc:
+        print(f"run.py {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"run.py {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

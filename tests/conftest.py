@@ -1,0 +1,80 @@
+"""Shared fixtures: synthetic CIFAR-10 batch files, and a small real subset when ../shared exists."""
+import os
+import pickle
+import subprocess
+import sys
+import tarfile
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PREPARE = os.path.join(ROOT, "..", "shared", "data", "prepare_cifar10.py")
+
+
+def write_batches(folder, n_train=50, n_test=20, seed=0):
+    """Write a synthetic dataset in the cifar-10-batches-py layout; returns (x_train, y_train, x_test, y_test).
+
+    Labels cycle through 0-9 and each image's mean brightness encodes its class, so
+    a model can learn them.
+    """
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+
+    def make(n):
+        y = np.arange(n) % 10
+        x = rng.integers(0, 40, size=(n, 32, 32, 3), dtype=np.uint8) + (y * 20).astype(np.uint8)[:, None, None, None]
+        return x, y
+
+    def dump(name, x, y):
+        with open(os.path.join(folder, name), "wb") as f:
+            pickle.dump({b"data": x.transpose(0, 3, 1, 2).reshape(len(x), -1), b"labels": [int(v) for v in y],
+                         b"batch_label": name.encode()}, f, protocol=2)
+
+    x_tr, y_tr = make(n_train)
+    for i, chunk in enumerate(np.array_split(np.arange(n_train), 5)):
+        dump(f"data_batch_{i + 1}", x_tr[chunk], y_tr[chunk])
+    x_te, y_te = make(n_test)
+    dump("test_batch", x_te, y_te)
+    return x_tr, y_tr, x_te, y_te
+
+
+@pytest.fixture
+def synthetic_dir(tmp_path):
+    """A folder holding cifar-10-batches-py/ with 50 training and 20 test synthetic images."""
+    arrays = write_batches(tmp_path / "cifar" / "cifar-10-batches-py")
+    return tmp_path / "cifar", arrays
+
+
+@pytest.fixture
+def synthetic_tar(tmp_path):
+    """A cifar-10-python.tar.gz holding the synthetic batches."""
+    arrays = write_batches(tmp_path / "src" / "cifar-10-batches-py")
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "src" / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    return archive, arrays
+
+
+@pytest.fixture(scope="session")
+def real_subset(tmp_path_factory):
+    """A small real CIFAR-10 subset (30 train / 20 test images a class) from ../shared, else skip.
+
+    CI writes one first and names it in CIFAR10_SUBSET_DIR; otherwise it is written here.
+    """
+    given = os.environ.get("CIFAR10_SUBSET_DIR")
+    if given and os.path.isdir(given):
+        return given
+    if not os.path.isfile(PREPARE):
+        pytest.skip("../shared/data is absent: no real CIFAR-10 images")
+    out = tmp_path_factory.mktemp("cifar-subset")
+    subprocess.run([sys.executable, PREPARE, str(out), "--per-class-train", "30", "--per-class-test", "20"],
+                   check=True, capture_output=True)
+    return str(out)
+
+
+def run_cli(*args, env=None, timeout=300):
+    """Run `python run.py ARGS` in a subprocess; returns CompletedProcess with text output."""
+    return subprocess.run([sys.executable, os.path.join(ROOT, "run.py"), *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})

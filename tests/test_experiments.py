@@ -1,0 +1,66 @@
+"""Recipes: every experiment names a registered model, and overrides are checked."""
+import json
+
+import pytest
+
+from errors import SuiteError, UnknownNameError
+from experiments import get_experiment, list_experiments
+from models import list_models
+
+REQUIRED = {"ygnet", "baseline", "pyramid", "pyramid_spatial_separable", "pyramid_separable",
+            "pyramid_grouped", "pyramid_dilated", "mixed6b", "allcnn_c", "lenet5", "cs231n_vgg_a",
+            "cs231n_vgg_b", "tutorial_cnn", "mlp", "convnet5"}
+
+
+def test_every_seed_result_has_a_recipe_with_a_registered_model():
+    assert REQUIRED <= set(list_experiments())
+    for name in list_experiments():
+        exp = get_experiment(name)
+        assert exp.model in list_models()
+        assert exp.source, f"{name} does not say where its recipe comes from"
+        json.dumps(exp.to_dict())                    # the resolved config must be JSON
+
+
+def test_ygnet_recipe_is_the_seed_recipe():
+    exp = get_experiment("ygnet")
+    assert (exp.optimizer, exp.lr, exp.momentum, exp.nesterov) == ("sgd", 0.01, 0.9, True)
+    assert (exp.batch_size, exp.epochs, exp.schedule) == (64, 200, "time_decay")
+    assert exp.schedule_args == {"decay": 0.01 / 200}
+    assert exp.augment == {"rotation_range": 10, "width_shift_range": 0.1,
+                           "height_shift_range": 0.1, "horizontal_flip": True}
+
+
+def test_6b_recipes_run_50_epochs_with_augmentation_and_a_step_schedule():
+    for name in ("pyramid_spatial_separable", "pyramid_separable", "pyramid_grouped", "pyramid_dilated", "mixed6b"):
+        exp = get_experiment(name)
+        assert exp.epochs == 50 and exp.schedule == "step" and exp.augment
+
+
+def test_overrides_replace_fields_and_ignore_none():
+    exp = get_experiment("lenet5").with_overrides(epochs=3, lr=None, augment={})
+    assert exp.epochs == 3 and exp.lr == get_experiment("lenet5").lr and exp.augment == {}
+    assert get_experiment("lenet5").epochs == 30          # the registered recipe is unchanged
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"epochs": 0}, "epochs must be a positive integer"),
+    ({"batch_size": -4}, "batch-size must be a positive integer"),
+    ({"lr": 0.0}, "lr must be positive"),
+    ({"momentum": 1.5}, "momentum must be within"),
+    ({"optimizer": "lbfgs"}, "unknown optimizer 'lbfgs'"),
+    ({"schedule": "warp"}, "unknown schedule 'warp'"),
+    ({"precision": "int8"}, "unknown precision 'int8'"),
+    ({"augment_engine": "opencv"}, "unknown augment engine"),
+    ({"augment": {"rotate": 10}}, "unknown augmentation parameter 'rotate'"),
+    ({"augment": {"rotation_range": -5}}, "rotation_range must be a non-negative number"),
+    ({"augment": {"fill_mode": "mirror"}}, "unknown fill_mode"),
+    ({"colour": "red"}, "unknown experiment field"),
+])
+def test_bad_overrides_are_refused(overrides, message):
+    with pytest.raises(SuiteError, match=message):
+        get_experiment("lenet5").with_overrides(**overrides)
+
+
+def test_unknown_experiment_lists_valid_names():
+    with pytest.raises(UnknownNameError, match="choose one of: allcnn_c"):
+        get_experiment("ygnet2")

@@ -1,0 +1,128 @@
+"""What the machine has, and the precision and distribution strategy that follow from it.
+
+Works on the TensorFlow, JAX and PyTorch backends of Keras 3.
+"""
+import contextlib
+import json
+import os
+import platform
+
+import keras
+
+from errors import SuiteError
+
+STRATEGIES = ("auto", "default", "mirrored", "multiworker")
+
+
+def cpu_flags():
+    """The CPU's feature flags from /proc/cpuinfo (empty set where it is unreadable)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_name():
+    """The CPU's model name and core count, e.g. 'Intel(R) Xeon(R) Processor @ 2.50GHz, 2 cores'."""
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), name)
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} cores"
+
+
+def gpus():
+    """Local GPUs as a list of (name, bf16_supported) for the active Keras backend."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+        out = []
+        for dev in tf.config.list_physical_devices("GPU"):
+            details = tf.config.experimental.get_device_details(dev)
+            out.append((details.get("device_name", dev.name), details.get("compute_capability", (0, 0)) >= (8, 0)))
+        return out
+    if backend == "jax":
+        import jax
+        return [(d.device_kind, float(getattr(d, "compute_capability", "0") or 0) >= 8.0)
+                for d in jax.devices() if d.platform == "gpu"]
+    if backend == "torch":
+        import torch
+        return [(torch.cuda.get_device_name(i), torch.cuda.is_bf16_supported())
+                for i in range(torch.cuda.device_count())]
+    return []
+
+
+def describe_device():
+    """One line naming the device training runs on: its GPUs, else the CPU."""
+    found = gpus()
+    if found:
+        return f"{len(found)} x GPU {found[0][0]}"
+    return f"CPU {cpu_name()}"
+
+
+def resolve_precision(requested="auto"):
+    """The Keras dtype policy to train with.
+
+    'auto' gives 'mixed_bfloat16' on a GPU that supports bfloat16 or a CPU with AMX
+    or AVX512-BF16 (bf16 matrix units), else 'float32'. Other values pass through.
+
+    Returns:
+        str, a Keras dtype policy name.
+    """
+    if requested != "auto":
+        return requested
+    found = gpus()
+    if found:
+        return "mixed_bfloat16" if all(bf16 for _, bf16 in found) else "float32"
+    return "mixed_bfloat16" if cpu_flags() & {"amx_bf16", "avx512_bf16"} else "float32"
+
+
+def distribution_scope(requested="auto"):
+    """A context to build and compile the model in, for the chosen distribution strategy.
+
+    TensorFlow: 'mirrored' is tf.distribute.MirroredStrategy over the local GPUs,
+    'multiworker' is MultiWorkerMirroredStrategy configured by TF_CONFIG. JAX:
+    'mirrored' sets keras.distribution.DataParallel over the local devices,
+    'multiworker' first calls keras.distribution.initialize(). 'auto' picks
+    multiworker when TF_CONFIG is set, mirrored with several GPUs, else default.
+
+    Returns:
+        (context manager, description): enter the context to build the model.
+
+    Raises:
+        SuiteError: unknown strategy, 'multiworker' without TF_CONFIG on TensorFlow,
+            or a strategy the backend does not support.
+    """
+    if requested not in STRATEGIES:
+        raise SuiteError(f"unknown strategy {requested!r}; choose one of: {', '.join(STRATEGIES)}")
+    backend, n_gpus = keras.backend.backend(), len(gpus())
+    choice = requested
+    if requested == "auto":
+        choice = "multiworker" if os.environ.get("TF_CONFIG") else "mirrored" if n_gpus > 1 else "default"
+    if choice == "default":
+        return contextlib.nullcontext(), f"default (one device; {n_gpus} GPU(s) found)"
+    if backend == "tensorflow":
+        import tensorflow as tf
+        if choice == "mirrored":
+            strategy = tf.distribute.MirroredStrategy()
+        else:
+            if not os.environ.get("TF_CONFIG"):
+                raise SuiteError("--strategy multiworker needs TF_CONFIG (the cluster and this task's index)")
+            try:
+                json.loads(os.environ["TF_CONFIG"])
+            except ValueError:
+                raise SuiteError("TF_CONFIG is not valid JSON") from None
+            strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        return strategy.scope(), f"{choice} ({type(strategy).__name__}, {strategy.num_replicas_in_sync} replicas)"
+    if backend == "jax":
+        if choice == "multiworker":
+            keras.distribution.initialize()
+        keras.distribution.set_distribution(keras.distribution.DataParallel())
+        return contextlib.nullcontext(), f"{choice} (keras.distribution.DataParallel)"
+    raise SuiteError(f"--strategy {choice} is not supported on the {backend} backend; use default")

@@ -1,0 +1,62 @@
+"""Run folders and the files written into them, each written atomically.
+
+A file is written to a temporary name beside its target and renamed over it
+(os.replace is atomic on POSIX), so a kill never leaves half a JSON or text file.
+"""
+import json
+import os
+import time
+
+from errors import SuiteError
+
+
+def new_run_dir(output_dir, name):
+    """Create a new, empty run folder `output_dir/<name>-<YYYYmmdd-HHMMSS>[-k]`.
+
+    Never reuses a folder: if the name exists, a suffix -2, -3, ... is added.
+
+    Returns:
+        str, the path of the new folder.
+
+    Raises:
+        SuiteError: `output_dir` is a file or cannot be written.
+    """
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise SuiteError(f"{output_dir}: output folder is a file")
+    try:
+        os.makedirs(output_dir, exist_ok=True)
+        base = os.path.join(output_dir, f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+        for k in range(1, 1000):
+            path = base if k == 1 else f"{base}-{k}"
+            try:
+                os.mkdir(path)
+                return path
+            except FileExistsError:
+                continue
+    except PermissionError:
+        raise SuiteError(f"{output_dir}: output folder is not writable") from None
+    raise SuiteError(f"{output_dir}: could not create a new run folder for {name}")
+
+
+def write_text(path, text):
+    """Write text to `path` atomically (temporary file, then rename)."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path, obj):
+    """Write `obj` as indented JSON to `path` atomically."""
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path):
+    """Read a JSON file; raises SuiteError naming the file when it is missing or invalid."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as exc:
+        raise SuiteError(f"{path}: cannot read ({type(exc).__name__})") from None
