@@ -11,7 +11,7 @@ import numpy as np
 
 
 class EpochStats(keras.callbacks.Callback):
-    """Adds lr, seconds (whole epoch) and images_per_s (training part) to each epoch's logs.
+    """Adds lr (at the epoch's first step), seconds (whole epoch) and images_per_s (training part) to the logs.
 
     Args:
         train_images: images in one training epoch, to turn seconds into images/s.
@@ -24,6 +24,8 @@ class EpochStats(keras.callbacks.Callback):
         self.train_images, self.epochs, self.print_fn = train_images, epochs, print_fn
 
     def on_epoch_begin(self, epoch, logs=None):
+        # The rate of the epoch's first step, as Keras' LearningRateScheduler logs it.
+        self._lr = float(np.asarray(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
         self._start, self._train_end = time.perf_counter(), None
 
     def on_test_begin(self, logs=None):
@@ -34,7 +36,7 @@ class EpochStats(keras.callbacks.Callback):
         logs = logs if logs is not None else {}
         end = time.perf_counter()
         train_seconds = (self._train_end or end) - self._start
-        logs["lr"] = float(np.asarray(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+        logs["lr"] = self._lr
         logs["seconds"] = end - self._start
         logs["images_per_s"] = self.train_images / train_seconds
         if self.print_fn:

@@ -59,7 +59,9 @@ def make_schedule(name, lr, args, epochs, steps_per_epoch):
         if not drops:
             return lr, []
         values = [lr * a["factor"] ** i for i in range(len(drops) + 1)]
-        return s.PiecewiseConstantDecay([e * steps_per_epoch for e in drops], values), []
+        # PiecewiseConstantDecay keeps the old value at a boundary step itself, so the
+        # boundary is the last step before the drop epoch.
+        return s.PiecewiseConstantDecay([e * steps_per_epoch - 1 for e in drops], values), []
     if name == "time_decay":
         if a["per"] not in ("step", "epoch"):
             raise SuiteError(f"time_decay 'per' must be step or epoch, got {a['per']!r}")

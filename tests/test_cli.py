@@ -67,14 +67,15 @@ def test_bad_arguments_get_one_line_and_status_2(capsys, argv, message, syntheti
     assert message in line
 
 
-def test_bad_data_gets_one_line_naming_the_file(capsys, synthetic_dir, tmp_path):
+def test_bad_data_gets_one_line_naming_the_file_and_creates_no_run(capsys, synthetic_dir, tmp_path):
     root, _ = synthetic_dir
-    assert "no CIFAR-10 found" in one_error_line(capsys, ["train", "lenet5", "--data-dir", str(tmp_path / "none")])
+    out = ["--output-dir", str(tmp_path / "runs")]
+    assert "no CIFAR-10 found" in one_error_line(capsys, ["train", "lenet5", "--data-dir", str(tmp_path / "x")] + out)
     batch = root / "cifar-10-batches-py" / "data_batch_4"
     batch.write_bytes(batch.read_bytes()[:777])
-    line = one_error_line(capsys, ["train", "lenet5", "--data-dir", str(root)])
+    line = one_error_line(capsys, ["train", "lenet5", "--data-dir", str(root)] + out)
     assert "data_batch_4: truncated or corrupt" in line
-    assert not os.path.exists("runs") or not any("lenet5" in d for d in os.listdir("runs"))
+    assert not (tmp_path / "runs").exists()
 
 
 def test_batch_larger_than_training_data(capsys, synthetic_dir, tmp_path):

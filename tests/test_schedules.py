@@ -17,14 +17,14 @@ def test_constant():
 def test_step_drops_by_factor_at_the_given_epochs():
     s, _ = make_schedule("step", 0.1, {"drop_epochs": [2, 4], "factor": 0.5}, 6, 10)
     assert rate(s, 0) == pytest.approx(0.1)
-    assert rate(s, 19) == pytest.approx(0.1)
-    assert rate(s, 21) == pytest.approx(0.05)
+    assert rate(s, 19) == pytest.approx(0.1)                  # last step of epoch 2
+    assert rate(s, 20) == pytest.approx(0.05)                 # first step of epoch 3
     assert rate(s, 45) == pytest.approx(0.025)
 
 
 def test_step_defaults_to_half_and_three_quarters():
     s, _ = make_schedule("step", 1.0, {}, 8, 1)
-    assert [round(rate(s, t + 0.5), 4) for t in range(8)] == [1, 1, 1, 1, 0.1, 0.1, 0.01, 0.01]
+    assert [round(rate(s, t), 4) for t in range(8)] == [1, 1, 1, 1, 0.1, 0.1, 0.01, 0.01]
 
 
 def test_time_decay_is_keras2_decay_per_step_or_per_epoch():

@@ -14,7 +14,8 @@ import time
 import keras
 import numpy as np
 
-from callbacks import EpochStats, PlotHistory, make_schedule, plot_confusion_matrix
+from callbacks import (EpochStats, NonFiniteLoss, PlotHistory, StopOnNonFiniteLoss, make_schedule,
+                       plot_confusion_matrix)
 from data import CLASSES, load_cifar10, split_validation
 from data.pipeline import check_batch_size, train_dataset
 from errors import SuiteError
@@ -71,9 +72,10 @@ def make_optimizer(exp, learning_rate):
 
 
 def make_callbacks(run_dir, exp, n_train, has_val, extra):
-    """Keras callbacks of a run: stats, CSV history, best/last checkpoints, plots, NaN stop."""
+    """Keras callbacks of a run, in order: NaN guard, stats, schedule, CSV history, checkpoints, plots."""
     monitor = "val_accuracy" if has_val else "accuracy"
     return [
+        StopOnNonFiniteLoss(),                           # first: raises before a checkpoint saves NaN weights
         EpochStats(n_train, exp.epochs),                 # adds lr, seconds, images_per_s to the logs
         *extra,
         keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv")),
@@ -81,7 +83,6 @@ def make_callbacks(run_dir, exp, n_train, has_val, extra):
                                         mode="max", save_best_only=True),
         keras.callbacks.ModelCheckpoint(os.path.join(run_dir, "last.h5")),
         PlotHistory(run_dir),
-        keras.callbacks.TerminateOnNaN(),
     ]
 
 
@@ -137,14 +138,15 @@ def train(exp, opts=None):
     data = train_dataset(x, y, exp.batch_size, exp.augment, exp.augment_engine, seed=opts.seed)
     verbose = opts.verbose if opts.verbose is not None else (1 if sys.stdout.isatty() else 0)
     start = time.perf_counter()
-    history = model.fit(data, epochs=exp.epochs, validation_data=val, validation_batch_size=EVAL_BATCH_SIZE,
-                        callbacks=make_callbacks(run_dir, exp, len(x), val is not None, extra), verbose=verbose,
-                        shuffle=False)   # the pipeline shuffles
+    try:
+        history = model.fit(data, epochs=exp.epochs, validation_data=val, validation_batch_size=EVAL_BATCH_SIZE,
+                            callbacks=make_callbacks(run_dir, exp, len(x), val is not None, extra),
+                            verbose=verbose, shuffle=False)   # the pipeline shuffles
+    except NonFiniteLoss as exc:
+        kept = [f for f in ("best.h5", "last.h5") if os.path.exists(os.path.join(run_dir, f))]
+        raise NonFiniteLoss(f"training stopped: {exc}; kept the last good checkpoints in {run_dir}: "
+                            f"{', '.join(kept) or 'none (no epoch finished)'}") from None
     wall = time.perf_counter() - start
-    losses = history.history.get("loss", [])
-    if not losses or not np.all(np.isfinite(losses)):
-        raise SuiteError(f"training stopped: the loss became NaN or infinite in epoch {len(losses)}; "
-                         f"the last good checkpoint is in {run_dir}")
     metrics = finish_run(run_dir, history.history, wall, env, x_test, y_test)
     return run_dir, metrics
 

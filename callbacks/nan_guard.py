@@ -1,0 +1,35 @@
+"""Stop training on a NaN or infinite loss before any checkpoint saves the broken weights.
+
+Keras' TerminateOnNaN stops after the batch, but the epoch-end callbacks still run,
+so ModelCheckpoint would then overwrite last.h5 (and possibly best.h5) with NaN
+weights. This callback, placed before the checkpoints, stops the epoch the same way
+and raises at its end, so the checkpoints of the last good epoch stay as they were.
+"""
+import math
+
+import keras
+
+from errors import SuiteError
+
+
+class NonFiniteLoss(SuiteError):
+    """The training loss became NaN or infinite."""
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Raises NonFiniteLoss at the end of the epoch in which the loss stops being finite."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.bad_batch = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.bad_batch = batch
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        if self.bad_batch is not None or (loss is not None and not math.isfinite(float(loss))):
+            raise NonFiniteLoss(f"the loss became NaN or infinite in epoch {epoch + 1}"
+                                + (f", batch {self.bad_batch + 1}" if self.bad_batch is not None else ""))
