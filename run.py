@@ -209,6 +209,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"run.py {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:                   # output piped into e.g. `head`, which closed early
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # as the Python docs advise
+        return 1
 
 
 if __name__ == "__main__":

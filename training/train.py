@@ -96,6 +96,17 @@ def environment(precision, strategy):
     return env
 
 
+def write_run_header(run_dir, model, exp, opts, env):
+    """Write config.json (recipe, options, environment, command) and summary.txt into a new run folder."""
+    write_json(os.path.join(run_dir, "config.json"),
+               {"experiment": exp.to_dict(), "options": dataclasses.asdict(opts), "environment": env,
+                "command": " ".join(sys.argv)})
+    lines = []
+    model.summary(print_fn=lambda line, **_: lines.append(line))
+    write_text(os.path.join(run_dir, "summary.txt"), "\n".join(lines) + "\n")
+    print(f"run folder: {run_dir}")
+
+
 def train(exp, opts=None):
     """Train experiment `exp` and evaluate its best checkpoint on the test split.
 
@@ -127,13 +138,7 @@ def train(exp, opts=None):
                       loss=make_loss(exp.label_smoothing), metrics=["accuracy"])
     run_dir = new_run_dir(opts.output_dir, exp.name)
     env = environment(precision, strategy)
-    write_json(os.path.join(run_dir, "config.json"),
-               {"experiment": exp.to_dict(), "options": dataclasses.asdict(opts), "environment": env,
-                "command": " ".join(sys.argv)})
-    lines = []
-    model.summary(print_fn=lambda line, **_: lines.append(line))
-    write_text(os.path.join(run_dir, "summary.txt"), "\n".join(lines) + "\n")
-    print(f"run folder: {run_dir}")
+    write_run_header(run_dir, model, exp, opts, env)
 
     data = train_dataset(x, y, exp.batch_size, exp.augment, exp.augment_engine, seed=opts.seed)
     verbose = opts.verbose if opts.verbose is not None else (1 if sys.stdout.isatty() else 0)
