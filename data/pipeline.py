@@ -35,7 +35,6 @@ def augmentation_layers(augment, image_size=32, seed=None):
     from keras import layers
 
     fill = augment.get("fill_mode", "nearest")   # ImageDataGenerator's default
-    fill = "constant" if fill == "constant" else fill
 
     def fraction(value):
         return value / image_size if value >= 1 else value
