@@ -16,6 +16,11 @@ class NonFiniteLoss(SuiteError):
     """The training loss became NaN or infinite."""
 
 
+def _non_finite_loss(logs):
+    loss = (logs or {}).get("loss")
+    return loss is not None and not math.isfinite(float(loss))
+
+
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
     """Raises NonFiniteLoss at the end of the epoch in which the loss stops being finite."""
 
@@ -23,13 +28,11 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         self.bad_batch = None
 
     def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
+        if _non_finite_loss(logs):
             self.bad_batch = batch
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
-        loss = (logs or {}).get("loss")
-        if self.bad_batch is not None or (loss is not None and not math.isfinite(float(loss))):
+        if self.bad_batch is not None or _non_finite_loss(logs):
             raise NonFiniteLoss(f"the loss became NaN or infinite in epoch {epoch + 1}"
                                 + (f", batch {self.bad_batch + 1}" if self.bad_batch is not None else ""))

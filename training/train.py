@@ -128,8 +128,9 @@ def train(exp, opts=None):
     (x, y), val, (x_test, y_test) = load_splits(opts)
     check_batch_size(exp.batch_size, len(x))
     scope, strategy = distribution_scope(opts.strategy)
+    env = environment(precision, strategy)
     print(f"{exp.name}: {len(x)} training, {len(val[0]) if val else 0} validation, {len(x_test)} test images; "
-          f"precision {precision}; strategy {strategy}; {describe_device()}")
+          f"precision {precision}; strategy {strategy}; {env['device']}")
     steps = math.ceil(len(x) / exp.batch_size)
     learning_rate, extra = make_schedule(exp.schedule, exp.lr, exp.schedule_args, exp.epochs, steps)
     with scope:
@@ -137,7 +138,6 @@ def train(exp, opts=None):
         model.compile(optimizer=make_optimizer(exp, learning_rate),
                       loss=make_loss(exp.label_smoothing), metrics=["accuracy"])
     run_dir = new_run_dir(opts.output_dir, exp.name)
-    env = environment(precision, strategy)
     write_run_header(run_dir, model, exp, opts, env)
 
     data = train_dataset(x, y, exp.batch_size, exp.augment, exp.augment_engine, seed=opts.seed)
