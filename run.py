@@ -3,6 +3,7 @@
 
     python run.py list
     python run.py train ygnet [--epochs 2 --data-dir /tmp/cifar10 ...]
+    python run.py train --resume runs/ygnet-20261121-101500
     python run.py load [PATH]
     python run.py evaluate RUN_DIR
 
@@ -87,7 +88,9 @@ def build_parser():
     sub.add_parser("list", help="registered models (with parameter counts) and experiments")
 
     t = sub.add_parser("train", help="train a named experiment; writes runs/<name>-<time>/")
-    t.add_argument("experiment", help="experiment name (see `run.py list`)")
+    t.add_argument("experiment", nargs="?", help="experiment name (see `run.py list`)")
+    t.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue a killed or interrupted run from its last completed epoch")
     data_options(t)
     r = t.add_argument_group("recipe overrides (default: the experiment's recipe)")
     r.add_argument("--model", help="train another registered model with this recipe")
@@ -106,9 +109,9 @@ def build_parser():
     r.add_argument("--precision", help="auto, float32, mixed_bfloat16 or mixed_float16")
     r.add_argument("--hp", type=key_values, help="model hyperparameters, e.g. dropout=0.3")
     o = t.add_argument_group("run options")
-    o.add_argument("--seed", type=non_negative_int, default=0)
-    o.add_argument("--strategy", default="auto", help="auto, default, mirrored or multiworker")
-    o.add_argument("--output-dir", default="runs", help="parent folder of run folders (default: runs)")
+    o.add_argument("--seed", type=non_negative_int, help="seed of initialisation, shuffling, augmentation (default 0)")
+    o.add_argument("--strategy", help="auto (default), default, mirrored or multiworker")
+    o.add_argument("--output-dir", help="parent folder of run folders (default: runs)")
     o.add_argument("--verbose", type=non_negative_int, choices=(0, 1, 2),
                    help="Keras progress output (default: a bar on a terminal, else none)")
 
@@ -128,28 +131,38 @@ def data_options(parser):
     g.add_argument("--data-dir", help="local CIFAR-10: a folder with cifar-10-batches-py/ or "
                    "cifar-10-python.tar.gz (default: $CIFAR10_DIR, else download)")
     if parser.prog.endswith("train"):
-        g.add_argument("--val-split", type=non_negative_int, default=5000,
-                       help="validation images carved from the training data (0: none)")
+        g.add_argument("--val-split", type=non_negative_int,
+                       help="validation images carved from the training data (default 5000; 0: none)")
         g.add_argument("--limit-train", type=positive_int, help="use only N training images")
 
 
 RECIPE_FLAGS = ("model", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
-                "label_smoothing", "schedule", "schedule_args", "augment", "augment_engine", "precision")
+                "label_smoothing", "schedule", "schedule_args", "augment", "augment_engine", "precision", "hp")
+RUN_FLAGS = ("val_split", "limit_train", "seed", "output_dir", "strategy")
 
 
 def cmd_train(args):
+    from errors import SuiteError
     from experiments import get_experiment
     from models import get_builder
-    from training.train import RunOptions, train
+    from training.train import RunOptions, resume, train
+    if args.resume:
+        fixed = [f"--{k.replace('_', '-')}" for k in ("experiment",) + RECIPE_FLAGS + RUN_FLAGS
+                 if getattr(args, k) is not None]
+        if fixed:
+            raise SuiteError(f"--resume continues a run with its own recipe and options; drop {', '.join(fixed)}")
+        resume(args.resume, data_dir=args.data_dir, verbose=args.verbose)
+        return 0
+    if not args.experiment:
+        raise SuiteError("name an experiment (see `run.py list`) or give --resume RUN_DIR")
     exp = get_experiment(args.experiment)
-    overrides = {k: getattr(args, k) for k in RECIPE_FLAGS}
+    overrides = {k: getattr(args, k) for k in RECIPE_FLAGS if k != "hp"}
     if args.hp:
         overrides["model_kwargs"] = {**exp.model_kwargs, **args.hp}
     exp = exp.with_overrides(**overrides)
     get_builder(exp.model)
-    opts = RunOptions(data_dir=args.data_dir, val_split=args.val_split, limit_train=args.limit_train,
-                      seed=args.seed, output_dir=args.output_dir, strategy=args.strategy, verbose=args.verbose)
-    train(exp, opts)
+    given = {k: getattr(args, k) for k in RUN_FLAGS + ("data_dir", "verbose") if getattr(args, k) is not None}
+    train(exp, RunOptions(**given))
     return 0
 
 
@@ -206,8 +219,8 @@ def main(argv=None):
     except SuiteError as exc:
         print(f"run.py {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"run.py {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:          # training says what it saved (training.train.TrainingInterrupted)
+        print(f"run.py {args.command}: interrupted" + (f"; {exc}" if str(exc) else ""), file=sys.stderr)
         return 130
     except BrokenPipeError:                   # output piped into e.g. `head`, which closed early
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # as the Python docs advise

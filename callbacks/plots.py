@@ -3,6 +3,7 @@ import os
 
 import keras
 import matplotlib
+import pandas as pd
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -63,14 +64,11 @@ def plot_confusion_matrix(matrix, classes, path, title="confusion matrix (test s
 
 
 class PlotHistory(keras.callbacks.Callback):
-    """Redraws accuracy.png and loss.png after every epoch, so a user can watch training."""
+    """Redraws accuracy.png and loss.png from history.csv after every epoch (place it after HistoryCSV)."""
 
     def __init__(self, out_dir):
         super().__init__()
-        self.out_dir, self.rows = out_dir, {}
+        self.out_dir = out_dir
 
     def on_epoch_end(self, epoch, logs=None):
-        self.rows.setdefault("epoch", []).append(epoch)
-        for key, value in (logs or {}).items():
-            self.rows.setdefault(key, []).append(float(value))
-        plot_history(self.rows, self.out_dir)
+        plot_history(pd.read_csv(os.path.join(self.out_dir, "history.csv")), self.out_dir)

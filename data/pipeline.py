@@ -2,13 +2,12 @@
 
 Both engines take ImageDataGenerator's parameters (experiments.config.AUGMENT_KEYS):
 - "layers": Keras preprocessing layers (RandomFlip, RandomTranslation, RandomRotation,
-  RandomZoom, RandomShear) applied to whole batches in a tf.data pipeline, with
-  prefetching so augmentation overlaps the training step. The map is sequential: the
-  layers draw from one seed state, and parallel calls would race on it and make a
-  seeded run unrepeatable (measured: 4,700 vs 10,400 img/s for ygnet's augmentation,
-  still 50x what ygnet trains at on 2 cores).
+  RandomZoom, RandomShear) applied to whole batches in a tf.data pipeline. Every
+  random draw (the shuffle of an epoch, the transforms of a batch) is a pure function
+  of (seed, epoch, step), so batches can be made in parallel and still be repeatable,
+  and a run resumed at epoch k sees exactly the batches the uninterrupted run saw.
 - "imagedatagenerator": Keras' ImageDataGenerator(...).flow, the seeds' own path
-  (one image at a time in numpy/scipy).
+  (one image at a time in numpy/scipy, shuffled from numpy's global random state).
 benchmarks/augment_engines.py measures both; the faster is the Experiment default.
 """
 import math
@@ -62,8 +61,13 @@ def check_batch_size(batch_size, n_images):
         raise SuiteError(f"batch size {batch_size} is larger than the {n_images} training images")
 
 
-def train_dataset(x, y, batch_size, augment=None, engine="layers", seed=0):
-    """The training input for `model.fit`: shuffled each epoch, batched, augmented.
+def steps_per_epoch(n_images, batch_size):
+    """Batches in one epoch (the last one may be smaller)."""
+    return math.ceil(n_images / batch_size)
+
+
+def train_dataset(x, y, batch_size, augment=None, engine="layers", seed=0, first_epoch=0, epochs=1):
+    """The training input for `model.fit(..., steps_per_epoch=steps_per_epoch(len(x), batch_size))`.
 
     Args:
         x: uint8 images (N, 32, 32, 3); y: int labels (N,).
@@ -71,11 +75,13 @@ def train_dataset(x, y, batch_size, augment=None, engine="layers", seed=0):
         augment: ImageDataGenerator parameters, or None/{} for no augmentation.
         engine: "layers" (tf.data + preprocessing layers) or "imagedatagenerator".
         seed: seed of the shuffling and of the random transforms.
+        first_epoch, epochs: the epochs to produce, first_epoch (0-based) up to
+            epochs (exclusive); a resumed run starts at its next epoch.
 
     Returns:
-        A tf.data.Dataset (engine "layers") or a Keras PyDataset iterator
-        (engine "imagedatagenerator") of (float32 images (B, 32, 32, 3) in 0-255,
-        int labels (B,)) batches.
+        A tf.data.Dataset (engine "layers") of exactly (epochs - first_epoch) epochs,
+        or a Keras PyDataset iterator (engine "imagedatagenerator", endless), of
+        (float32 images (B, 32, 32, 3) in 0-255, int labels (B,)) batches.
 
     Raises:
         SuiteError: unknown engine, or batch_size larger than the data.
@@ -85,22 +91,62 @@ def train_dataset(x, y, batch_size, augment=None, engine="layers", seed=0):
     if engine == "imagedatagenerator":
         import tensorflow as tf
         gen = tf.keras.preprocessing.image.ImageDataGenerator(**augment)
-        return gen.flow(x, y, batch_size=batch_size, shuffle=True, seed=seed)
+        flow = gen.flow(x, y, batch_size=batch_size, shuffle=True, seed=seed)
+        flow.total_batches_seen = first_epoch * len(flow)
+        return flow
     if engine != "layers":
         raise SuiteError(f"unknown augment engine {engine!r}; choose layers or imagedatagenerator")
+    return _stateless_dataset(x, y, batch_size, augment, seed, first_epoch, epochs)
+
+
+def _stateless_dataset(x, y, batch_size, augment, seed, first_epoch, epochs):
     import tensorflow as tf
-    aug = augmentation_layers(augment, image_size=x.shape[1], seed=seed)
-    ds = tf.data.Dataset.from_tensor_slices((x, y))
-    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    aug = augmentation_layers(augment, image_size=x.shape[1])
+    images, labels = tf.constant(x), tf.constant(y)
+    steps = steps_per_epoch(len(x), batch_size)
 
-    def apply(images, labels):
-        images = tf.cast(images, tf.float32)
-        for layer in aug:
-            images = layer(images, training=True)
-        return images, labels
+    def epoch_batches(epoch):
+        order = tf.random.experimental.stateless_shuffle(tf.range(len(x)), seed=tf.stack([seed, epoch]))
+        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+        return tf.data.Dataset.zip(tf.data.Dataset.range(epoch * steps, (epoch + 1) * steps), batches)
 
-    ds = ds.map(apply, num_parallel_calls=1)   # sequential: repeatable with a seed (see the module doc)
+    def make_batch(step, index):
+        batch = tf.cast(tf.gather(images, index), tf.float32)
+        step_seed = tf.random.experimental.stateless_fold_in(tf.constant([seed, 0], tf.int64), step)
+        for i, layer in enumerate(aug):
+            transform = layer.get_random_transformation(batch, training=True, seed=StatelessSeed(step_seed, i))
+            batch = layer.transform_images(batch, transform, training=True)
+        return batch, tf.gather(labels, index)
+
+    ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_batches)
+    ds = ds.map(make_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _seed_generator_class():
+    import keras
+    return keras.random.SeedGenerator
+
+
+class StatelessSeed(_seed_generator_class()):
+    """A keras.random.SeedGenerator whose k-th draw is fold_in(fold_in(key, stream), k), without state.
+
+    Keras' preprocessing layers draw their transforms from a SeedGenerator, whose
+    state variable advances with every call; used from parallel tf.data calls, the
+    order of those calls (and so the transforms) would change from run to run, and
+    the state would be lost when a run is resumed. This stand-in gives each batch
+    its own seeds, derived from the batch's global step: `stream` separates layers,
+    `k` separates the draws of one layer (a translation draws height and width).
+    """
+
+    def __init__(self, key, stream):   # no super().__init__(): that would create the state variable
+        self.key, self.stream, self.draws = key, stream, 0
+
+    def next(self, ordered=True):
+        import tensorflow as tf
+        self.draws += 1
+        fold = tf.random.experimental.stateless_fold_in
+        return fold(fold(self.key, self.stream), self.draws)
 
 
 def measure_throughput(x, y, batch_size, augment, engine, seconds=10.0, seed=0):
@@ -110,8 +156,8 @@ def measure_throughput(x, y, batch_size, augment, engine, seconds=10.0, seed=0):
         float, images/s over at least `seconds` seconds after one warm-up batch.
     """
     import time
-    data = train_dataset(x, y, batch_size, augment, engine, seed)
-    batches = iter(data.repeat()) if engine == "layers" else (data[i % len(data)] for i in range(10**9))
+    data = train_dataset(x, y, batch_size, augment, engine, seed, epochs=10**6)
+    batches = iter(data) if engine == "layers" else (data[i % len(data)] for i in range(10**9))
     next(batches)
     n, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:

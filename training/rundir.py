@@ -38,14 +38,24 @@ def new_run_dir(output_dir, name):
     raise SuiteError(f"{output_dir}: could not create a new run folder for {name}")
 
 
+def sync_file(path):
+    """Flush a closed file's data to disk (so a rename after it never exposes a short file)."""
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
+
+
+def commit_file(tmp, path):
+    """Flush a finished temporary file to disk and rename it over `path` (atomic on POSIX)."""
+    sync_file(tmp)
+    os.replace(tmp, path)
+
+
 def write_text(path, text):
     """Write text to `path` atomically (temporary file, then rename)."""
     tmp = f"{path}.tmp"
     with open(tmp, "w") as f:
         f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    commit_file(tmp, path)
 
 
 def write_json(path, obj):

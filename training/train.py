@@ -4,26 +4,29 @@ Flow (see ../shared/STYLE.md): Experiment -> create_model -> data pipeline ->
 compile + fit with callbacks -> evaluate the best checkpoint on the test split ->
 runs/<experiment>-<time>/ with config.json, history.csv, best.h5, last.h5,
 summary.txt, metrics.json, accuracy.png, loss.png and confusion_matrix.png.
+While training, backup/ holds the last completed epoch's state, so `resume` can
+continue a killed run; it is removed once metrics.json is written.
 """
 import dataclasses
-import math
+import glob
 import os
+import shutil
 import sys
-import time
 
 import keras
 import numpy as np
 
-from callbacks import (EpochStats, NonFiniteLoss, PlotHistory, StopOnNonFiniteLoss, make_schedule,
-                       plot_confusion_matrix)
+from callbacks import (AtomicModelCheckpoint, EpochStats, HistoryCSV, NonFiniteLoss, PlotHistory, RunBackup,
+                       StopOnNonFiniteLoss, make_schedule, plot_confusion_matrix, read_history)
 from data import CLASSES, load_cifar10, split_validation
-from data.pipeline import check_batch_size, train_dataset
+from data.pipeline import check_batch_size, steps_per_epoch, train_dataset
 from errors import SuiteError
+from experiments import Experiment
 from models import create_model
 from training.evaluate import EVAL_BATCH_SIZE, evaluate_model, load_saved_model
 from training.hardware import STRATEGIES, describe_device, distribution_scope, resolve_precision
 from training.losses import make_loss
-from training.rundir import new_run_dir, write_json, write_text
+from training.rundir import new_run_dir, read_json, write_json, write_text
 
 
 @dataclasses.dataclass
@@ -71,18 +74,22 @@ def make_optimizer(exp, learning_rate):
     return keras.optimizers.RMSprop(learning_rate, momentum=exp.momentum, weight_decay=wd)
 
 
-def make_callbacks(run_dir, exp, n_train, has_val, extra):
-    """Keras callbacks of a run, in order: NaN guard, stats, schedule, CSV history, checkpoints, plots."""
+def make_callbacks(run_dir, exp, n_train, has_val, extra, first_epoch=0):
+    """Keras callbacks of a run, in order: NaN guard, stats, schedule, history, checkpoints, plots, backup.
+
+    The backup comes last, so an epoch counts as done only once all its files are written.
+    """
     monitor = "val_accuracy" if has_val else "accuracy"
+    best = AtomicModelCheckpoint(os.path.join(run_dir, "best.h5"), monitor=monitor, mode="max", save_best_only=True)
     return [
         StopOnNonFiniteLoss(),                           # first: raises before a checkpoint saves NaN weights
         EpochStats(n_train, exp.epochs),                 # adds lr, seconds, images_per_s to the logs
         *extra,
-        keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv")),
-        keras.callbacks.ModelCheckpoint(os.path.join(run_dir, "best.h5"), monitor=monitor,
-                                        mode="max", save_best_only=True),
-        keras.callbacks.ModelCheckpoint(os.path.join(run_dir, "last.h5")),
+        HistoryCSV(os.path.join(run_dir, "history.csv"), first_epoch),
+        best,
+        AtomicModelCheckpoint(os.path.join(run_dir, "last.h5")),
         PlotHistory(run_dir),
+        RunBackup(run_dir, stateful=[best, *extra]),
     ]
 
 
@@ -107,8 +114,50 @@ def write_run_header(run_dir, model, exp, opts, env):
     print(f"run folder: {run_dir}")
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training; the message says what is saved and how to resume."""
+
+
+@dataclasses.dataclass
+class Session:
+    """What one process needs to run (or resume) an experiment: recipe, options, data, compiled model."""
+
+    exp: object
+    opts: RunOptions
+    model: object
+    train: tuple
+    val: tuple
+    test: tuple
+    env: dict
+    extra_callbacks: list
+
+
+def prepare(exp, opts):
+    """Seed, precision, data splits, schedule and the compiled model of a run (no files written).
+
+    Raises:
+        SuiteError: bad data, a batch larger than the data, an unknown strategy or name.
+    """
+    keras.utils.set_random_seed(opts.seed)
+    precision = resolve_precision(exp.precision)
+    keras.mixed_precision.set_dtype_policy(precision)
+    (x, y), val, test = load_splits(opts)
+    check_batch_size(exp.batch_size, len(x))
+    scope, strategy = distribution_scope(opts.strategy)
+    env = environment(precision, strategy)
+    print(f"{exp.name}: {len(x)} training, {len(val[0]) if val else 0} validation, {len(test[0])} test images; "
+          f"precision {precision}; strategy {strategy}; {env['device']}")
+    learning_rate, extra = make_schedule(exp.schedule, exp.lr, exp.schedule_args, exp.epochs,
+                                         steps_per_epoch(len(x), exp.batch_size))
+    with scope:
+        model = create_model(exp.model, **exp.model_kwargs)
+        model.compile(optimizer=make_optimizer(exp, learning_rate),
+                      loss=make_loss(exp.label_smoothing), metrics=["accuracy"])
+    return Session(exp, opts, model, (x, y), val, test, env, extra)
+
+
 def train(exp, opts=None):
-    """Train experiment `exp` and evaluate its best checkpoint on the test split.
+    """Train experiment `exp` in a new run folder and evaluate its best checkpoint on the test split.
 
     Args:
         exp: an experiments.Experiment (a registered recipe with overrides).
@@ -120,59 +169,110 @@ def train(exp, opts=None):
     Raises:
         SuiteError: bad data or options (before any run folder is created), or a
             NaN/infinite loss (the run folder keeps the last good checkpoint).
+        TrainingInterrupted: Ctrl-C; the completed epochs stay resumable.
     """
-    opts = opts or RunOptions()
-    keras.utils.set_random_seed(opts.seed)
-    precision = resolve_precision(exp.precision)
-    keras.mixed_precision.set_dtype_policy(precision)
-    (x, y), val, (x_test, y_test) = load_splits(opts)
-    check_batch_size(exp.batch_size, len(x))
-    scope, strategy = distribution_scope(opts.strategy)
-    env = environment(precision, strategy)
-    print(f"{exp.name}: {len(x)} training, {len(val[0]) if val else 0} validation, {len(x_test)} test images; "
-          f"precision {precision}; strategy {strategy}; {env['device']}")
-    steps = math.ceil(len(x) / exp.batch_size)
-    learning_rate, extra = make_schedule(exp.schedule, exp.lr, exp.schedule_args, exp.epochs, steps)
-    with scope:
-        model = create_model(exp.model, **exp.model_kwargs)
-        model.compile(optimizer=make_optimizer(exp, learning_rate),
-                      loss=make_loss(exp.label_smoothing), metrics=["accuracy"])
-    run_dir = new_run_dir(opts.output_dir, exp.name)
-    write_run_header(run_dir, model, exp, opts, env)
+    session = prepare(exp, opts or RunOptions())
+    run_dir = new_run_dir(session.opts.output_dir, exp.name)
+    write_run_header(run_dir, session.model, exp, session.opts, session.env)
+    return run_dir, fit_and_finish(session, run_dir, first_epoch=0)
 
-    data = train_dataset(x, y, exp.batch_size, exp.augment, exp.augment_engine, seed=opts.seed)
-    verbose = opts.verbose if opts.verbose is not None else (1 if sys.stdout.isatty() else 0)
-    start = time.perf_counter()
+
+def resume(run_dir, data_dir=None, verbose=None):
+    """Continue a killed or interrupted run from its last completed epoch, in the same folder.
+
+    Restores weights, optimizer state (so the LR schedule's position), seed states,
+    the best-so-far metric and best.h5/last.h5 from run_dir/backup; the data pipeline
+    restarts at the next epoch with the same shuffles and transforms (engine "layers").
+
+    Args:
+        run_dir: a folder written by `train`.
+        data_dir, verbose: replace the run's own options (the data may have moved).
+
+    Returns:
+        (run_dir, metrics) as `train`.
+
+    Raises:
+        SuiteError: not a run folder, an unreadable config, or a run that already finished.
+    """
+    exp, opts = read_run_config(run_dir)
+    opts = dataclasses.replace(opts, data_dir=data_dir or opts.data_dir,
+                               verbose=verbose if verbose is not None else opts.verbose)
+    if os.path.exists(os.path.join(run_dir, "metrics.json")):
+        raise SuiteError(f"{run_dir}: this run already finished (metrics.json exists)")
+    done = RunBackup.completed_epochs(run_dir)
+    session = prepare(exp, opts)
+    for leftover in glob.glob(os.path.join(run_dir, "*.tmp*")):   # half-written files of the killed process
+        os.remove(leftover)
+    config = read_json(os.path.join(run_dir, "config.json"))
+    config["resumed_after_epochs"] = config.get("resumed_after_epochs", []) + [done]
+    write_json(os.path.join(run_dir, "config.json"), config)
+    print(f"resuming {run_dir} after epoch {done} of {exp.epochs}")
+    return run_dir, fit_and_finish(session, run_dir, first_epoch=done)
+
+
+def read_run_config(run_dir):
+    """(Experiment, RunOptions) saved in run_dir/config.json; SuiteError if it is not a run folder."""
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.isdir(run_dir) or not os.path.isfile(path):
+        raise SuiteError(f"{run_dir}: not a run folder (no config.json)")
+    config = read_json(path)
     try:
-        history = model.fit(data, epochs=exp.epochs, validation_data=val, validation_batch_size=EVAL_BATCH_SIZE,
-                            callbacks=make_callbacks(run_dir, exp, len(x), val is not None, extra),
-                            verbose=verbose, shuffle=False)   # the pipeline shuffles
+        return Experiment(**config["experiment"]), RunOptions(**config["options"])
+    except (KeyError, TypeError):
+        raise SuiteError(f"{path}: not a config.json written by run.py train") from None
+
+
+def fit_and_finish(session, run_dir, first_epoch):
+    """Fit epochs first_epoch..epochs-1 with the run's callbacks, then evaluate; returns the metrics."""
+    exp, opts, model = session.exp, session.opts, session.model
+    x, y = session.train
+    data = train_dataset(x, y, exp.batch_size, exp.augment, exp.augment_engine, seed=opts.seed,
+                         first_epoch=first_epoch, epochs=exp.epochs)
+    verbose = opts.verbose if opts.verbose is not None else (1 if sys.stdout.isatty() else 0)
+    try:
+        model.fit(data, epochs=exp.epochs, initial_epoch=first_epoch,
+                  steps_per_epoch=steps_per_epoch(len(x), exp.batch_size),
+                  validation_data=session.val, validation_batch_size=EVAL_BATCH_SIZE,
+                  callbacks=make_callbacks(run_dir, exp, len(x), session.val is not None,
+                                           session.extra_callbacks, first_epoch),
+                  verbose=verbose, shuffle=False)   # the pipeline shuffles
     except NonFiniteLoss as exc:
         kept = [f for f in ("best.h5", "last.h5") if os.path.exists(os.path.join(run_dir, f))]
         raise NonFiniteLoss(f"training stopped: {exc}; kept the last good checkpoints in {run_dir}: "
                             f"{', '.join(kept) or 'none (no epoch finished)'}") from None
-    wall = time.perf_counter() - start
-    metrics = finish_run(run_dir, history.history, wall, env, x_test, y_test)
-    return run_dir, metrics
+    except KeyboardInterrupt:
+        done = RunBackup.completed_epochs(run_dir)
+        raise TrainingInterrupted(f"{done} of {exp.epochs} epochs are saved in {run_dir}; "
+                                  f"continue with: python run.py train --resume {run_dir}") from None
+    metrics = finish_run(run_dir, session.env, *session.test)
+    shutil.rmtree(os.path.join(run_dir, "backup"), ignore_errors=True)
+    return metrics
 
 
-def finish_run(run_dir, history, wall_seconds, env, x_test, y_test):
-    """Evaluate best.h5 on the test split; write metrics.json and confusion_matrix.png."""
+def finish_run(run_dir, env, x_test, y_test):
+    """Evaluate best.h5 on the test split; write metrics.json and confusion_matrix.png.
+
+    Training time (`wall_seconds`) is the sum of the epochs' seconds in history.csv,
+    so a resumed run counts every session's epochs and nothing twice.
+    """
+    history = read_history(os.path.join(run_dir, "history.csv"))
     best = load_saved_model(os.path.join(run_dir, "best.h5"))
     result = evaluate_model(best, x_test, y_test)
-    speeds = history["images_per_s"][1:] or history["images_per_s"]   # the first epoch includes warm-up
+    speeds = list(history["images_per_s"][1:]) or list(history["images_per_s"])   # epoch 1 includes warm-up
     monitor = "val_accuracy" if "val_accuracy" in history else "accuracy"
+    wall_seconds = float(history["seconds"].sum())
     metrics = {
         "test_top1": result["top1"], "test_loss": result["loss"], "per_class": result["per_class"],
         "confusion": result["confusion"], "test_images": result["n"], "evaluated": "best.h5",
         "best_epoch": int(np.argmax(history[monitor])) + 1, f"best_{monitor}": float(np.max(history[monitor])),
-        "epochs": len(history["loss"]), "wall_seconds": wall_seconds,
-        "seconds_per_epoch": float(np.mean(history["seconds"])),
+        "epochs": len(history), "wall_seconds": wall_seconds,
+        "seconds_per_epoch": float(history["seconds"].mean()),
         "train_images_per_s": float(np.median(speeds)), "inference_images_per_s": result["images_per_s"],
+        "resumed_after_epochs": read_json(os.path.join(run_dir, "config.json")).get("resumed_after_epochs", []),
         **env,
     }
     write_json(os.path.join(run_dir, "metrics.json"), metrics)
     plot_confusion_matrix(np.array(result["confusion"]), CLASSES, os.path.join(run_dir, "confusion_matrix.png"))
     print(f"test top-1 accuracy of best.h5 (epoch {metrics['best_epoch']}): {100 * result['top1']:.2f}%; "
-          f"wall time {wall_seconds:.0f} s; {metrics['train_images_per_s']:.0f} training img/s")
+          f"training time {wall_seconds:.0f} s; {metrics['train_images_per_s']:.0f} training img/s")
     return metrics

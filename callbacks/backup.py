@@ -1,0 +1,125 @@
+"""Crash-safe checkpoints: atomic .h5 writes and a backup of the whole training state per epoch.
+
+Keras' ModelCheckpoint and BackupAndRestore write their files in place, so a kill
+during a write leaves a truncated file, and BackupAndRestore writes the weights and
+its metadata one after the other, so a kill between the two leaves them out of step.
+The two classes here keep Keras' callbacks and change only how the files are written.
+"""
+import glob
+import os
+import shutil
+
+import keras
+import numpy as np
+
+from training.rundir import commit_file, read_json, sync_file, write_json
+
+# Attributes of stateful callbacks saved with the backup: ModelCheckpoint's best value,
+# ReduceLROnPlateau's best, wait and cooldown counters.
+CALLBACK_STATE = ("best", "wait", "cooldown_counter")
+
+
+class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """keras.callbacks.ModelCheckpoint that writes `<name>.tmp.h5` and renames it over `filepath`."""
+
+    def __init__(self, filepath, **kwargs):
+        self.final_path = filepath
+        super().__init__(f"{os.path.splitext(filepath)[0]}.tmp.h5", **kwargs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        if os.path.exists(self.filepath):
+            commit_file(self.filepath, self.final_path)
+
+
+class RunBackup(keras.callbacks.BackupAndRestore):
+    """keras.callbacks.BackupAndRestore for a run folder, committed atomically at every epoch end.
+
+    At the end of epoch K (placed last, after the history and the checkpoints), it
+    writes `backup/epoch-000K/` with the weights and optimizer state (step counter,
+    so the LR schedule's position, and momenta), hard links to the run's best.h5 and
+    last.h5 as they are now, and then `backup/state.json`, which names that folder and
+    holds the seed generators' states (dropout masks) and the stateful callbacks'
+    counters. A kill at any moment leaves state.json naming a complete folder. On
+    resume (`on_train_begin`) it restores all of it, including best.h5 and last.h5
+    (an uncommitted epoch may have replaced them).
+
+    Args:
+        run_dir: the run folder; the backup lives in run_dir/backup.
+        stateful: callbacks whose CALLBACK_STATE attributes are saved and restored.
+    """
+
+    def __init__(self, run_dir, stateful=()):
+        super().__init__(os.path.join(run_dir, "backup"), delete_checkpoint=False)
+        self.run_dir, self.stateful = run_dir, list(stateful)
+
+    @staticmethod
+    def completed_epochs(run_dir):
+        """Epochs whose state is committed in run_dir/backup (0 when there is no backup)."""
+        path = os.path.join(run_dir, "backup", "state.json")
+        return read_json(path)["epoch"] if os.path.exists(path) else 0
+
+    def _seed_states(self):
+        return [v for v in self.model.variables if v.path.endswith("seed_generator_state")]
+
+    def _save_model(self):
+        epoch = self._current_epoch
+        folder = os.path.join(self.backup_dir, f"epoch-{epoch:04d}")
+        tmp = f"{folder}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        self.model.save_weights(os.path.join(tmp, "state.weights.h5"))
+        sync_file(os.path.join(tmp, "state.weights.h5"))
+        for name in ("best.h5", "last.h5"):   # committed files are replaced, never rewritten: a link is a snapshot
+            if os.path.exists(os.path.join(self.run_dir, name)):
+                _link_or_copy(os.path.join(self.run_dir, name), os.path.join(tmp, name))
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+        write_json(os.path.join(self.backup_dir, "state.json"), {
+            "epoch": epoch, "folder": os.path.basename(folder),
+            "seed_states": [np.asarray(v.numpy()).tolist() for v in self._seed_states()],
+            "callbacks": [{k: _plain(getattr(cb, k)) for k in CALLBACK_STATE if hasattr(cb, k)}
+                          for cb in self.stateful],
+        })
+        self._remove_stale(keep=folder)
+
+    def _load_model(self):
+        path = os.path.join(self.backup_dir, "state.json")
+        if not os.path.exists(path):
+            return
+        state = read_json(path)
+        folder = os.path.join(self.backup_dir, state["folder"])
+        if not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(os.path.join(folder, "state.weights.h5"))
+        for variable, value in zip(self._seed_states(), state["seed_states"]):
+            variable.assign(np.asarray(value, dtype=variable.dtype))
+        for cb, attrs in zip(self.stateful, state["callbacks"]):
+            for key, value in attrs.items():
+                setattr(cb, key, value)
+        for name in ("best.h5", "last.h5"):
+            target = os.path.join(self.run_dir, name)
+            if os.path.exists(os.path.join(folder, name)):
+                shutil.copyfile(os.path.join(folder, name), f"{target}.tmp")
+                commit_file(f"{target}.tmp", target)
+            elif os.path.exists(target):      # written by an epoch that never committed
+                os.remove(target)
+        self.model._initial_epoch = state["epoch"]
+        self._remove_stale(keep=folder)
+
+    def _remove_stale(self, keep):
+        for old in glob.glob(os.path.join(self.backup_dir, "epoch-*")):
+            if old != keep:
+                shutil.rmtree(old, ignore_errors=True)
+
+
+def _link_or_copy(src, dst):
+    try:
+        os.link(src, dst)
+    except OSError:                  # a file system without hard links
+        shutil.copyfile(src, dst)
+
+
+def _plain(value):
+    """A callback attribute as a JSON value (Keras keeps some as numpy or backend scalars)."""
+    return None if value is None else float(np.asarray(value))
