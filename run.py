@@ -6,6 +6,9 @@
     python run.py train --resume runs/ygnet-20261121-101500
     python run.py load [PATH]
     python run.py evaluate RUN_DIR
+    python run.py tune pyramid --tuner random --max-trials 6 --epochs 2 --limit-train 10000
+    python run.py report [RUN_DIR or glob ...]
+    python run.py predict [MODEL] IMAGE [IMAGE ...]
 
 Bad input (an unknown name, a bad value, a missing or corrupt file) prints one line
 on stderr and exits with status 2, without a traceback.
@@ -122,6 +125,30 @@ def build_parser():
     ev = sub.add_parser("evaluate", help="evaluate a run's best.h5 on the test split")
     ev.add_argument("run_dir")
     data_options(ev)
+
+    tn = sub.add_parser("tune", help="keras-tuner sweep over an experiment's search space; "
+                        "writes runs/tune/<experiment>/ (run it again to resume)")
+    tn.add_argument("experiment", help="experiment name (see `run.py list`)")
+    tn.add_argument("--tuner", default="random", help="random (default), bayesian or hyperband")
+    tn.add_argument("--max-trials", type=positive_int, default=10, help="trials (random, bayesian; default 10)")
+    tn.add_argument("--epochs", type=positive_int, default=5, help="epochs per trial (hyperband: the most; default 5)")
+    tn.add_argument("--executions-per-trial", type=positive_int, default=1)
+    tn.add_argument("--overwrite", action="store_true", help="start the sweep over instead of resuming it")
+    tn.add_argument("--retrain", action="store_true", help="then train the best configuration as a normal run")
+    tn.add_argument("--retrain-epochs", type=positive_int, help="epochs of that run (default: the recipe's)")
+    tn.add_argument("--seed", type=non_negative_int, default=0)
+    tn.add_argument("--output-dir", default="runs", help="sweeps go to OUTPUT_DIR/tune/<experiment>/")
+    data_options(tn)
+
+    rp = sub.add_parser("report", help="compare runs: table (CSV, Markdown, HTML) and plots")
+    rp.add_argument("runs", nargs="*", help="run folders or globs (default: every run under runs/)")
+    rp.add_argument("--out", default=os.path.join("runs", "report"), help="output folder (default runs/report)")
+    data_options(rp)
+
+    pr = sub.add_parser("predict", help="top-5 classes for image files")
+    pr.add_argument("inputs", nargs="+", metavar="[MODEL] IMAGE",
+                    help="a model (.h5/.keras file, run folder or pretrained name; default: the shipped "
+                    "default) followed by image files of any size and format Pillow reads")
     return p
 
 
@@ -130,7 +157,7 @@ def data_options(parser):
     g = parser.add_argument_group("data")
     g.add_argument("--data-dir", help="local CIFAR-10: a folder with cifar-10-batches-py/ or "
                    "cifar-10-python.tar.gz (default: $CIFAR10_DIR, else download)")
-    if parser.prog.endswith("train"):
+    if parser.prog.endswith(("train", "tune")):
         g.add_argument("--val-split", type=non_negative_int,
                        help="validation images carved from the training data (default 5000; 0: none)")
         g.add_argument("--limit-train", type=positive_int, help="use only N training images")
@@ -206,7 +233,63 @@ def cmd_evaluate(args):
     return evaluate_file(path, args.data_dir)
 
 
-COMMANDS = {"train": cmd_train, "list": cmd_list, "load": cmd_load, "evaluate": cmd_evaluate}
+def cmd_tune(args):
+    from experiments import get_experiment
+    from training.train import RunOptions
+    from tuning import TuneOptions, tune
+    exp = get_experiment(args.experiment)
+    data = RunOptions(data_dir=args.data_dir, limit_train=args.limit_train, seed=args.seed,
+                      **({"val_split": args.val_split} if args.val_split is not None else {}))
+    tune(exp, TuneOptions(tuner=args.tuner, max_trials=args.max_trials, epochs=args.epochs,
+                          executions_per_trial=args.executions_per_trial, overwrite=args.overwrite,
+                          retrain=args.retrain, retrain_epochs=args.retrain_epochs, output_dir=args.output_dir,
+                          data=data))
+    return 0
+
+
+def cmd_report(args):
+    from reporting import find_runs, write_report
+    runs = find_runs(args.runs)
+    table = write_report(runs, args.out, args.data_dir)
+    print(table.drop(columns=["run", "device"]).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(f"{len(table)} runs; wrote report.csv, report.md, report.html and figures to {args.out}")
+    return 0
+
+
+def resolve_model(name):
+    """A model file from a path (.h5/.keras), a run folder (its best.h5) or a pretrained name (None: default)."""
+    from pretrained import resolve
+    if name is None:
+        return resolve(None)
+    if os.path.isdir(name):
+        return os.path.join(name, "best.h5")
+    return name if os.path.splitext(name)[1] else resolve(name)
+
+
+def looks_like_model(arg):
+    from pretrained import SHIPPED
+    return arg.endswith((".h5", ".hdf5", ".keras")) or os.path.isdir(arg) or arg in SHIPPED
+
+
+def cmd_predict(args):
+    from inference import predict_files
+    from training.evaluate import check_cifar_shapes, load_saved_model
+    first, *rest = args.inputs
+    model_arg, images = (first, rest) if looks_like_model(first) and rest else (None, args.inputs)
+    model = load_saved_model(resolve_model(model_arg))
+    check_cifar_shapes(model)
+    failed = 0
+    for path, top, error in predict_files(model, images):
+        if error:
+            failed += 1
+            print(f"run.py predict: error: {error}", file=sys.stderr)
+        else:
+            print(f"{path}: " + ", ".join(f"{name} {p:.3f}" for name, p in top), flush=True)
+    return 2 if failed else 0
+
+
+COMMANDS = {"train": cmd_train, "list": cmd_list, "load": cmd_load, "evaluate": cmd_evaluate,
+            "tune": cmd_tune, "report": cmd_report, "predict": cmd_predict}
 
 
 def main(argv=None):

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
-def _save(fig, path):
+def save_figure(fig, path):
     """Write a figure to a temporary file, then rename it, so a kill never leaves half a PNG."""
     tmp = f"{path}.tmp.png"
     fig.savefig(tmp, dpi=100, bbox_inches="tight")
@@ -38,7 +38,7 @@ def plot_history(history, out_dir):
         ax.set_title(f"{metric} per epoch")
         ax.grid(alpha=0.3)
         ax.legend()
-        _save(fig, os.path.join(out_dir, f"{metric}.png"))
+        save_figure(fig, os.path.join(out_dir, f"{metric}.png"))
 
 
 def plot_confusion_matrix(matrix, classes, path, title="confusion matrix (test split)"):
@@ -60,7 +60,7 @@ def plot_confusion_matrix(matrix, classes, path, title="confusion matrix (test s
             ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=7,
                     color="white" if matrix[i, j] > high else "black")
     fig.colorbar(im, ax=ax)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 class PlotHistory(keras.callbacks.Callback):

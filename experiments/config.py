@@ -51,6 +51,7 @@ class Experiment:
     precision: str = "auto"
     source: str = ""
     claim: str = ""
+    search_space: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)

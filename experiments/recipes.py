@@ -15,6 +15,7 @@ register_experiment(Experiment(
     schedule="time_decay", schedule_args={"decay": 0.01 / 200},   # Keras 2 decay=lr/epochs, per step
     batch_size=64, epochs=200,
     augment={"rotation_range": 10, **FLIP_SHIFT},
+    search_space={"hp.dropout": ("float", 0.2, 0.6), "hp.input_dropout": ("float", 0.0, 0.3)},
     source="seed 003 (YGNet_Keras/CIFAR-10_CNN.py): SGD(lr=0.01, momentum=0.9, nesterov, decay=lr/epochs)",
     claim="90% test accuracy after 200 epochs",
 ))
@@ -22,13 +23,18 @@ register_experiment(Experiment(
 register_experiment(Experiment(
     name="baseline", model="baseline",
     optimizer="adam", lr=0.001, batch_size=128, epochs=50,
+    search_space={"hp.dropout": ("float", 0.0, 0.4), "hp.dense_dropout": ("float", 0.2, 0.6)},
     source="seed 002 Assignment 6A base network; optimizer and epochs are the suite's choice",
     claim="none stated (used as the base accuracy)",
 ))
 
 # Seed 002's "simple learning rate scheduler with a higher initial learning rate":
 # lr = 0.003 / (1 + 0.319 * epoch) with Adam, the EVA course's scheduler.
-PYRAMID_RECIPE = dict(optimizer="adam", lr=0.003, batch_size=128, augment=FLIP_SHIFT)
+# Searched besides experiments.search.default_space: dropout after every conv-BN-ReLU,
+# the widths of the 3x3 layers and of the transition blocks.
+PYRAMID_SPACE = {"hp.dropout": ("float", 0.0, 0.3), "hp.width_multiplier": ("choice", [0.5, 1.0, 1.5]),
+                 "hp.transition_width": ("choice", [16, 32, 64])}
+PYRAMID_RECIPE = dict(optimizer="adam", lr=0.003, batch_size=128, augment=FLIP_SHIFT, search_space=PYRAMID_SPACE)
 
 register_experiment(Experiment(
     name="pyramid", model="pyramid", epochs=100,
@@ -51,6 +57,7 @@ register_experiment(Experiment(
     optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=0.001,
     schedule="step", schedule_args={"drop_epochs": [200, 250, 300], "factor": 0.1},
     batch_size=128, epochs=350,
+    search_space={"hp.dropout": ("float", 0.2, 0.6), "hp.input_dropout": ("float", 0.0, 0.3)},
     augment={"width_shift_range": 5, "height_shift_range": 5, "horizontal_flip": True},
     source=("Springenberg et al. 2014, sec. 3.1: SGD momentum 0.9, weight decay 0.001, lr x0.1 at "
             "epochs 200/250/300 of 350, flips and 5-pixel translations; lr 0.01 of the paper's grid; "
@@ -61,7 +68,7 @@ register_experiment(Experiment(
 register_experiment(Experiment(
     name="lenet5", model="lenet5",
     optimizer="sgd", lr=0.02, momentum=0.9, schedule="cosine",
-    batch_size=64, epochs=30, augment=FLIP_SHIFT,
+    batch_size=64, epochs=30, augment=FLIP_SHIFT, search_space={"hp.dropout": ("float", 0.0, 0.5)},
     source="seed 003 LeNet-5 (PyTorch); its recipe is not stated: this one is the suite's choice",
     claim="74% test accuracy",
 ))

@@ -10,7 +10,7 @@ BLOCK_WIDTHS = ((32, 64, 128), (64, 128, 128), (64, 128, 128))
 
 
 def _pyramid(name, input_shape, classes, conv_types, block_widths=BLOCK_WIDTHS,
-             transition_width=32, dropout=0.1):
+             transition_width=32, dropout=0.1, width_multiplier=1.0):
     """Build the pyramid with one convolution type per 3x3 layer (see `pyramid`)."""
     n_layers = sum(len(b) for b in block_widths)
     if isinstance(conv_types, str):
@@ -21,6 +21,7 @@ def _pyramid(name, input_shape, classes, conv_types, block_widths=BLOCK_WIDTHS,
     inputs, x = rescale_input(input_shape)
     for i, widths in enumerate(block_widths):
         for filters in widths:
+            filters = max(8, 8 * round(filters * width_multiplier / 8))   # a multiple of 8 (grouped convolutions)
             x = conv_bn_relu(x, filters, next(types), dropout=dropout)
         if i < len(block_widths) - 1:
             x = transition_block(x, transition_width)
@@ -45,6 +46,8 @@ def pyramid(input_shape=(32, 32, 3), classes=10, conv_type="normal", **hp):
         block_widths: tuple of tuples of filters per layer (keyword in **hp).
         transition_width: channels after each transition block (default 32).
         dropout: rate after every conv-BN-ReLU (default 0.1).
+        width_multiplier: scales every 3x3 layer's filters (rounded to a multiple of
+            8), as MobileNet's `alpha`; 1.0 (default) keeps `block_widths`.
 
     Returns:
         keras.Model (N, 32, 32, 3) -> (N, classes); 583,530 trainable parameters with

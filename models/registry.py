@@ -4,8 +4,9 @@ Follows timm/models/_registry.py: a model variant is one function decorated with
 `@register_model`; adding one never touches run.py or the training code.
 """
 import fnmatch
+import re
 
-from errors import UnknownNameError
+from errors import SuiteError, UnknownNameError
 
 _MODELS = {}
 
@@ -46,9 +47,17 @@ def create_model(name, input_shape=(32, 32, 3), classes=10, weights=None, **hp):
 
     Raises:
         UnknownNameError: `name` is not registered.
-        TypeError: a hyperparameter the builder does not take.
+        SuiteError: a hyperparameter the builder does not take.
     """
-    model = get_builder(name)(input_shape=tuple(input_shape), classes=classes, **hp)
+    builder = get_builder(name)
+    try:
+        model = builder(input_shape=tuple(input_shape), classes=classes, **hp)
+    except TypeError as exc:
+        match = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
+        if not match:
+            raise
+        raise SuiteError(f"model {name} takes no argument {match.group(1)!r}; see `{builder.__module__}."
+                         f"{builder.__name__}` for its hyperparameters") from None
     if weights:
         model.load_weights(weights)
     return model

@@ -23,6 +23,7 @@ MOMENTS = {
     "history-written": ("callbacks.history:HistoryCSV.on_epoch_end", "after"),
     "backup-write": ("h5py:File.close state.weights.h5", "before"),  # backup weights half written
     "evaluation": ("training.train:evaluate_model", "before"),
+    "trial-start": ("tuning.hypermodel:ExperimentHyperModel.fit", "before"),
 }
 
 

@@ -59,7 +59,8 @@ def evaluate_model(model, x, y, batch_size=EVAL_BATCH_SIZE):
     Returns:
         dict: top1 (fraction 0-1), loss (mean cross-entropy, nats), per_class
         ({class name: accuracy}), confusion (10x10 list, rows true, columns
-        predicted), n (images), seconds and images_per_s (inference).
+        predicted), n (images), seconds and images_per_s (inference), predictions
+        (int array (N,) of predicted classes).
     """
     import time
     check_cifar_shapes(model)
@@ -79,6 +80,7 @@ def evaluate_model(model, x, y, batch_size=EVAL_BATCH_SIZE):
         "n": int(len(y)),
         "seconds": seconds,
         "images_per_s": len(y) / seconds,
+        "predictions": pred,
     }
 
 

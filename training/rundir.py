@@ -33,8 +33,8 @@ def new_run_dir(output_dir, name):
                 return path
             except FileExistsError:
                 continue
-    except PermissionError:
-        raise SuiteError(f"{output_dir}: output folder is not writable") from None
+    except OSError as exc:            # permission denied, read-only file system, a file in the path...
+        raise SuiteError(f"{output_dir}: output folder is not writable ({exc.strerror})") from None
     raise SuiteError(f"{output_dir}: could not create a new run folder for {name}")
 
 

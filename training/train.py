@@ -103,15 +103,17 @@ def environment(precision, strategy):
     return env
 
 
-def write_run_header(run_dir, model, exp, opts, env):
+def write_run_header(run_dir, model, exp, opts, env, announce=True):
     """Write config.json (recipe, options, environment, command) and summary.txt into a new run folder."""
     write_json(os.path.join(run_dir, "config.json"),
                {"experiment": exp.to_dict(), "options": dataclasses.asdict(opts), "environment": env,
+                "parameters": sum(int(np.prod(w.shape)) for w in model.trainable_weights),
                 "command": " ".join(sys.argv)})
     lines = []
     model.summary(print_fn=lambda line, **_: lines.append(line))
     write_text(os.path.join(run_dir, "summary.txt"), "\n".join(lines) + "\n")
-    print(f"run folder: {run_dir}")
+    if announce:
+        print(f"run folder: {run_dir}")
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -249,6 +251,12 @@ def fit_and_finish(session, run_dir, first_epoch):
     return metrics
 
 
+def misclassified(predictions, labels, n=50):
+    """The first `n` wrongly classified test images as [index, true class, predicted class]."""
+    wrong = np.flatnonzero(predictions != labels)[:n]
+    return [[int(i), int(labels[i]), int(predictions[i])] for i in wrong]
+
+
 def finish_run(run_dir, env, x_test, y_test):
     """Evaluate best.h5 on the test split; write metrics.json and confusion_matrix.png.
 
@@ -268,6 +276,7 @@ def finish_run(run_dir, env, x_test, y_test):
         "epochs": len(history), "wall_seconds": wall_seconds,
         "seconds_per_epoch": float(history["seconds"].mean()),
         "train_images_per_s": float(np.median(speeds)), "inference_images_per_s": result["images_per_s"],
+        "misclassified": misclassified(result["predictions"], y_test),
         "resumed_after_epochs": read_json(os.path.join(run_dir, "config.json")).get("resumed_after_epochs", []),
         **env,
     }

@@ -1,0 +1,109 @@
+"""`run.py report`: one row per run folder, written as report.csv, report.md and report.html."""
+import base64
+import glob
+import os
+import re
+
+import pandas as pd
+
+from callbacks import read_history
+from errors import SuiteError
+from reporting import figures
+from training.rundir import read_json, write_text
+
+COLUMNS = ["run", "experiment", "model", "parameters", "epochs", "best_val_accuracy", "test_accuracy",
+           "wall_seconds", "images_per_s", "precision", "device"]
+
+
+def find_runs(patterns=(), root="runs"):
+    """Run folders (those holding config.json) named by paths or shell globs; every run under `root` by default.
+
+    A named folder that is not a run itself stands for every run below it.
+
+    Raises:
+        SuiteError: a pattern matches no run folder.
+    """
+    found = []
+    for pattern in patterns or [root]:
+        matches = sorted(glob.glob(pattern))
+        runs = [m for m in matches if os.path.isfile(os.path.join(m, "config.json"))]
+        for m in matches:
+            if os.path.isdir(m) and m not in runs:
+                runs += sorted(os.path.dirname(c) for c in glob.glob(os.path.join(m, "**", "config.json"),
+                                                                      recursive=True))
+        if not runs:
+            raise SuiteError(f"{pattern}: no run folders (folders with config.json) found")
+        found += [r for r in runs if r not in found]
+    return found
+
+
+def parameters(run_dir, config):
+    """Trainable parameters: config.json's count, else the 'Trainable params' line of summary.txt."""
+    if "parameters" in config:
+        return config["parameters"]
+    try:
+        text = open(os.path.join(run_dir, "summary.txt")).read()
+    except OSError:
+        return None
+    match = re.search(r"Trainable params: ([\d,]+)", text)
+    return int(match.group(1).replace(",", "")) if match else None
+
+
+def run_row(run_dir):
+    """One report row for a run folder (test accuracy is empty until the run has finished)."""
+    config = read_json(os.path.join(run_dir, "config.json"))
+    metrics_path = os.path.join(run_dir, "metrics.json")
+    metrics = read_json(metrics_path) if os.path.exists(metrics_path) else {}
+    history = read_history(os.path.join(run_dir, "history.csv"))
+    env = config.get("environment", {})
+    return {
+        "run": run_dir, "experiment": config["experiment"]["name"], "model": config["experiment"]["model"],
+        "parameters": parameters(run_dir, config), "epochs": len(history),
+        "best_val_accuracy": history["val_accuracy"].max() if "val_accuracy" in history else None,
+        "test_accuracy": metrics.get("test_top1"),
+        "wall_seconds": float(history["seconds"].sum()) if "seconds" in history else None,
+        "images_per_s": metrics.get("train_images_per_s") or _median_speed(history),
+        "precision": env.get("precision"), "device": env.get("device"),
+    }
+
+
+def _median_speed(history):
+    """Median training images/s over the epochs after the first (which includes warm-up)."""
+    if "images_per_s" not in history or history.empty:
+        return None
+    speeds = history["images_per_s"][1:] if len(history) > 1 else history["images_per_s"]
+    return float(speeds.median())
+
+
+def report_table(run_dirs):
+    """pandas DataFrame with COLUMNS, one row per run, in the given order."""
+    return pd.DataFrame([run_row(d) for d in run_dirs], columns=COLUMNS)
+
+
+def write_report(run_dirs, out_dir, data_dir=None):
+    """Write report.csv, report.md, report.html and the figures into `out_dir`; returns the table.
+
+    Figures: curves.png (accuracy and loss of every run, overlaid), accuracy_vs_parameters.png,
+    per_class.png (test accuracy per class), misclassified.png (test images the best
+    run got wrong; needs the CIFAR-10 test split from `data_dir` or $CIFAR10_DIR).
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    table = report_table(run_dirs)
+    table.to_csv(os.path.join(out_dir, "report.csv.tmp"), index=False)
+    os.replace(os.path.join(out_dir, "report.csv.tmp"), os.path.join(out_dir, "report.csv"))
+    write_text(os.path.join(out_dir, "report.md"), table.to_markdown(index=False, floatfmt=".4g") + "\n")
+    made = figures.draw_all(run_dirs, table, out_dir, data_dir)
+    write_text(os.path.join(out_dir, "report.html"), html(table, [os.path.join(out_dir, f) for f in made]))
+    return table
+
+
+def html(table, images):
+    """A self-contained HTML page: the table and the figures embedded as base64 PNGs."""
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>CIFAR-10 runs</title>",
+             "<style>body{font-family:sans-serif;margin:2em} table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right} img{max-width:100%}</style>",
+             "</head><body><h1>CIFAR-10 runs</h1>", table.to_html(index=False, na_rep="", float_format="%.4g")]
+    for path in images:
+        data = base64.b64encode(open(path, "rb").read()).decode()
+        parts.append(f"<h2>{os.path.basename(path)}</h2><img src='data:image/png;base64,{data}'>")
+    return "\n".join(parts + ["</body></html>"]) + "\n"

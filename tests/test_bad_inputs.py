@@ -1,0 +1,276 @@
+"""The bad-input matrix (docs/bad_inputs.md): every case gets one line on stderr, a non-zero
+exit status, no traceback, and leaves every file that existed as it was.
+
+`python tests/test_bad_inputs.py` prints the matrix with the messages observed now, as
+the Markdown table in docs/bad_inputs.md.
+"""
+import dataclasses
+import hashlib
+import os
+import pickle
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import run  # noqa: E402
+from conftest import ROOT, write_batches  # noqa: E402
+
+BATCH = "data/cifar-10-batches-py/data_batch_4"
+T = ["--data-dir", "{data}", "--val-split", "10", "--output-dir", "{out}"]   # train's usual data options
+
+
+# (id, what, argv, the message's expected text); {placeholders} are paths in the sandbox.
+CASES = [
+    ("unknown-model", "unknown model", ["train", "lenet5", "--model", "resnet9000", *T], "unknown model 'resnet9000'"),
+    ("unknown-experiment", "unknown experiment", ["train", "resnet9000", *T], "unknown experiment 'resnet9000'"),
+    ("unknown-tuner", "unknown tuner", ["tune", "pyramid", "--tuner", "grid", "--data-dir", "{data}"],
+     "unknown tuner 'grid'"),
+    ("unknown-command", "unknown command", ["fit", "lenet5"], "invalid choice: 'fit'"),
+    ("epochs-text", "non-numeric epochs", ["train", "lenet5", "--epochs", "ten", *T], "--epochs: expected a number"),
+    ("epochs-negative", "negative epochs", ["train", "lenet5", "--epochs", "-3", *T], "--epochs: must be > 0"),
+    ("epochs-zero", "zero epochs", ["train", "lenet5", "--epochs", "0", *T], "--epochs: must be > 0"),
+    ("batch-text", "non-numeric batch size", ["train", "lenet5", "--batch-size", "big", *T],
+     "--batch-size: expected a number"),
+    ("batch-negative", "negative batch size", ["train", "lenet5", "--batch-size", "-8", *T], "--batch-size: must be > 0"),
+    ("batch-zero", "zero batch size", ["train", "lenet5", "--batch-size", "0", *T], "--batch-size: must be > 0"),
+    ("lr-text", "non-numeric learning rate", ["train", "lenet5", "--lr", "fast", *T], "--lr: expected a number"),
+    ("lr-negative", "negative learning rate", ["train", "lenet5", "--lr", "-0.1", *T], "--lr: must be > 0"),
+    ("lr-zero", "zero learning rate", ["train", "lenet5", "--lr", "0", *T], "--lr: must be > 0"),
+    ("lr-nan", "NaN learning rate", ["train", "lenet5", "--lr", "nan", *T], "--lr: must be > 0"),
+    ("unknown-precision", "unknown precision", ["train", "lenet5", "--precision", "fp8", *T], "unknown precision 'fp8'"),
+    ("unknown-optimizer", "unknown optimizer", ["train", "lenet5", "--optimizer", "lbfgs", *T],
+     "unknown optimizer 'lbfgs'"),
+    ("unknown-schedule", "unknown schedule", ["train", "lenet5", "--schedule", "warp", *T], "unknown schedule 'warp'"),
+    ("unknown-engine", "unknown augmentation engine", ["train", "lenet5", "--augment-engine", "opencv", *T],
+     "unknown augment engine 'opencv'"),
+    ("unknown-strategy", "unknown distribution strategy", ["train", "lenet5", "--strategy", "tpu", *T],
+     "unknown strategy 'tpu'"),
+    ("augment-format", "--augment without key=value", ["train", "lenet5", "--augment", "rotation_range", *T],
+     "expected key=value"),
+    ("trials-zero", "zero trials", ["tune", "pyramid", "--max-trials", "0"], "--max-trials: must be > 0"),
+    ("batch-too-large", "batch size larger than the data", ["train", "lenet5", "--batch-size", "64", *T],
+     "batch size 64 is larger than the 40 training images"),
+    ("val-split-too-large", "validation split as large as the data", ["train", "lenet5", "--data-dir", "{data}",
+     "--val-split", "50", "--output-dir", "{out}"], "--val-split 50 leaves no training images"),
+    ("bad-augment-key", "unknown augmentation parameter", ["train", "lenet5", "--augment", "spin=10", *T],
+     "unknown augmentation parameter 'spin'"),
+    ("bad-hp", "model hyperparameter the builder lacks", ["train", "lenet5", "--hp", "depth=3", "--batch-size", "8", *T],
+     "model lenet5 takes no argument 'depth'"),
+    ("data-missing", "missing data folder", ["train", "lenet5", "--data-dir", "{sandbox}/nowhere",
+     "--output-dir", "{out}"], "no CIFAR-10 found"),
+    ("batch-truncated", "batch file truncated", ["train", "lenet5", *T], "data_batch_4: truncated or corrupt"),
+    ("batch-corrupt", "batch file of bytes that are no pickle", ["train", "lenet5", *T], "data_batch_4: truncated or corrupt"),
+    ("batch-shape", "batch with the wrong image shape", ["train", "lenet5", *T],
+     "data_batch_4: 'data' must have shape (N, 3072), got (10, 1000)"),
+    ("batch-dtype", "batch with float pixels", ["train", "lenet5", *T], "data_batch_4: 'data' must be a uint8 array, got float32"),
+    ("batch-labels", "labels out of range", ["train", "lenet5", *T], "data_batch_4: labels must be within 0-9, got 0..10"),
+    ("batch-pickle-code", "crafted pickle that would run code", ["train", "lenet5", *T],
+     "data_batch_4: not a valid CIFAR-10 batch (refused to load global posix.system)"),
+    ("h5-truncated", "truncated .h5", ["load", "{models}/truncated.h5", "--data-dir", "{data}"], "cannot load model"),
+    ("h5-not-hdf5", "an .h5 that is not HDF5", ["load", "{models}/text.h5", "--data-dir", "{data}"],
+     "not an HDF5 file"),
+    ("h5-lambda", "an .h5 with a Lambda layer (safe_mode)", ["load", "{models}/lambda.h5", "--data-dir", "{data}"],
+     "Lambda"),
+    ("h5-missing", "a model file that does not exist", ["load", "{models}/missing.h5", "--data-dir", "{data}"],
+     "no such model file"),
+    ("model-input-shape", "model input not 32x32x3", ["load", "{models}/input28.h5", "--data-dir", "{data}"],
+     "CIFAR-10 needs (None, 32, 32, 3) to (None, 10)"),
+    ("model-output-shape", "model output not 10 classes", ["load", "{models}/out100.h5", "--data-dir", "{data}"],
+     "CIFAR-10 needs (None, 32, 32, 3) to (None, 10)"),
+    ("pretrained-missing", "a pretrained name that is not shipped", ["load", "resnet9000"], "pretrained model"),
+    ("image-empty", "empty image file", ["predict", "{models}/good.h5", "{images}/empty.png"],
+     "empty.png: not an image Pillow can read"),
+    ("image-not-image", "a text file named .jpg", ["predict", "{models}/good.h5", "{images}/notes.jpg"],
+     "notes.jpg: not an image Pillow can read"),
+    ("image-huge", "an image of 64 million pixels", ["predict", "{models}/good.h5", "{images}/huge.png"],
+     "huge.png: image too large"),
+    ("image-missing", "an image file that does not exist", ["predict", "{models}/good.h5", "{images}/gone.png"],
+     "gone.png: no such file"),
+    ("out-read-only", "output folder not writable", ["train", "lenet5", "--epochs", "1", "--batch-size", "8",
+     "--data-dir", "{data}", "--val-split", "10", "--output-dir", "{readonly}/runs"], "output folder is not writable"),
+    ("out-is-file", "output folder is a file", ["train", "lenet5", "--batch-size", "8", "--data-dir", "{data}",
+     "--val-split", "10", "--output-dir", "{sandbox}/keep.txt"], "output folder is a file"),
+    ("resume-not-run", "--resume of a folder that is not a run", ["train", "--resume", "{sandbox}"],
+     "not a run folder (no config.json)"),
+    ("resume-finished", "--resume of a finished run", ["train", "--resume", "{run}", "--data-dir", "{data}"],
+     "this run already finished"),
+    ("resume-override", "--resume with a recipe change", ["train", "--resume", "{run}", "--epochs", "9"],
+     "--resume continues a run with its own recipe and options; drop --epochs"),
+    ("resume-bad-config", "--resume of a run whose config.json is corrupt", ["train", "--resume", "{badrun}"],
+     "config.json: cannot read"),
+    ("evaluate-not-run", "evaluate a folder that is not a run", ["evaluate", "{sandbox}"], "not a run folder"),
+    ("report-nothing", "report of a glob matching no run", ["report", "{sandbox}/no-such-*"], "no run folders"),
+]
+
+
+class Evil:
+    def __reduce__(self):
+        return os.system, ("touch EVIL_RAN",)
+
+
+def corrupt(path, case):
+    """Damage data_batch_4 (10 images) the way the case says."""
+    import numpy as np
+    good = {b"data": np.zeros((10, 3072), np.uint8), b"labels": [0] * 10}
+    damage = {
+        "batch-truncated": lambda: path.write_bytes(path.read_bytes()[:777]),
+        "batch-corrupt": lambda: path.write_bytes(bytes(range(200, 256)) * 70),   # not a pickle opcode
+        "batch-shape": lambda: path.write_bytes(pickle.dumps({**good, b"data": np.zeros((10, 1000), np.uint8)})),
+        "batch-dtype": lambda: path.write_bytes(pickle.dumps({**good, b"data": np.zeros((10, 3072), np.float32)})),
+        "batch-labels": lambda: path.write_bytes(pickle.dumps({**good, b"labels": [0] * 9 + [10]})),
+        "batch-pickle-code": lambda: path.write_bytes(pickle.dumps({b"data": Evil(), b"labels": [0] * 10})),
+    }
+    if case in damage:
+        damage[case]()
+
+
+def make_models(folder):
+    """Model files: good, truncated, not HDF5, with a Lambda layer, with non-CIFAR input or output shapes."""
+    import keras
+
+    from models import create_model
+    folder.mkdir(exist_ok=True)
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Lambda(lambda t: t * 2)(inputs))
+    keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x)).save(folder / "lambda.h5")
+    create_model("tutorial_cnn").save(folder / "good.h5")
+    (folder / "truncated.h5").write_bytes((folder / "good.h5").read_bytes()[:4000])
+    (folder / "text.h5").write_text("not a model")
+    create_model("tutorial_cnn", input_shape=(28, 28, 3)).save(folder / "input28.h5")
+    create_model("tutorial_cnn", classes=100).save(folder / "out100.h5")
+    return folder
+
+
+def make_images(folder):
+    """An empty .png, a text file named .jpg, and a 64-megapixel PNG."""
+    from PIL import Image
+    folder.mkdir(exist_ok=True)
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "notes.jpg").write_text("shopping list")
+    Image.new("L", (8000, 8000)).save(folder / "huge.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    return make_models(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    return make_images(tmp_path_factory.mktemp("images"))
+
+
+def make_run(folder, **broken):
+    """A finished run folder as `train` leaves it (config.json and metrics.json)."""
+    from experiments import get_experiment
+    from training.train import RunOptions
+    os.makedirs(folder)
+    config = {"experiment": get_experiment("lenet5").to_dict(), "options": dataclasses.asdict(RunOptions())}
+    (folder / "config.json").write_text("{broken" if broken else __import__("json").dumps(config))
+    (folder / "metrics.json").write_text("{}")
+
+
+def snapshot(*folders):
+    """{path: sha256} of every file under the folders."""
+    out = {}
+    for folder in folders:
+        for dirpath, _, files in os.walk(folder):
+            for name in files:
+                path = os.path.join(dirpath, name)
+                out[path] = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    return out
+
+
+def read_only_folder(sandbox):
+    """A folder this process cannot create anything in (root ignores modes: then a sysfs path)."""
+    folder = sandbox / "readonly"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        (folder / "probe").mkdir()
+    except OSError:
+        return str(folder)
+    (folder / "probe").rmdir()
+    if _mkdir_fails("/sys/suite-probe"):
+        return "/sys"
+    pytest.skip("no folder here refuses writes to this user")
+
+
+def _mkdir_fails(path):
+    try:
+        os.mkdir(path)
+    except OSError:
+        return True
+    os.rmdir(path)
+    return False
+
+
+def sandbox(tmp_path, case, argv, models, images):
+    """Synthetic data (damaged as the case says), a file to keep, a finished and a broken run; returns argv filled in."""
+    write_batches(tmp_path / "data" / "cifar-10-batches-py")
+    corrupt(tmp_path / BATCH, case)
+    (tmp_path / "keep.txt").write_text("keep me")
+    make_run(tmp_path / "finished")
+    make_run(tmp_path / "broken", config="corrupt")
+    paths = {"data": tmp_path / "data", "out": tmp_path / "runs", "sandbox": tmp_path, "models": models,
+             "images": images, "run": tmp_path / "finished", "badrun": tmp_path / "broken"}
+    if "{readonly}" in " ".join(argv):
+        paths["readonly"] = read_only_folder(tmp_path)
+    return [a.format(**paths) for a in argv]
+
+
+@pytest.mark.parametrize("case, what, argv, message", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_gets_one_line_and_destroys_nothing(case, what, argv, message, tmp_path, models, images,
+                                                      monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = sandbox(tmp_path, case, argv, models, images)
+    before = snapshot(tmp_path, models, images)
+    status, lines = run_case(argv, capsys.readouterr)
+    assert status != 0 and len(lines) == 1, lines
+    assert message in lines[0] and "Traceback" not in lines[0]
+    assert snapshot(tmp_path, models, images) == before              # nothing changed, removed or added
+    assert not (tmp_path / "EVIL_RAN").exists()
+
+
+def run_case(argv, read_output):
+    """(exit status, stderr lines) of run.main(argv) in this process; read_output() returns (out, err)."""
+    try:
+        status = run.main(argv)
+    except SystemExit as exc:                    # argparse's own errors
+        status = exc.code
+    return status, read_output()[1].strip().splitlines()
+
+
+def test_the_documented_matrix_lists_every_case():
+    doc = open(os.path.join(ROOT, "docs", "bad_inputs.md")).read()
+    assert len(CASES) >= 30
+    assert [c for c, *_ in CASES if f"| {c} |" not in doc] == []
+
+
+def print_matrix():
+    """Run every case in a temporary folder and print the Markdown table of docs/bad_inputs.md."""
+    import contextlib
+    import io
+    import pathlib
+    import tempfile
+    print("| id | bad input | command | exit | what it prints on stderr |")
+    print("|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        models, images = make_models(tmp / "m"), make_images(tmp / "i")
+        for case, what, argv, _ in CASES:
+            box = tmp / case
+            box.mkdir()
+            os.chdir(box)
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+                status, lines = run_case(sandbox(box, case, argv, models, images), lambda: ("", err.getvalue()))
+            shown = " ".join(argv).replace("|", "\\|")
+            message = " / ".join(lines).replace(str(box), "…").replace(str(tmp), "…").replace("|", "\\|")
+            print(f"| {case} | {what} | `run.py {shown}` | {status} | {message} |")
+
+
+if __name__ == "__main__":
+    print_matrix()

@@ -1,0 +1,39 @@
+"""run.py report: one row per run with its accuracy, the figures, a self-contained HTML page."""
+import json
+import os
+
+import pandas as pd
+
+import run
+from experiments import get_experiment
+from training.train import RunOptions, train
+
+
+def test_report_has_one_row_per_run_with_its_accuracy(synthetic_dir, tmp_path, capsys):
+    root, _ = synthetic_dir
+    out = tmp_path / "runs"
+    opts = RunOptions(data_dir=str(root), val_split=10, output_dir=str(out), verbose=0)
+    finished = [train(get_experiment(name).with_overrides(epochs=2, batch_size=10), opts)[0]
+                for name in ("tutorial_cnn", "lenet5")]
+    unfinished = out / "mlp-killed"                                      # a run killed before its first epoch
+    unfinished.mkdir()
+    (unfinished / "config.json").write_text(json.dumps(
+        {"experiment": get_experiment("mlp").to_dict(), "options": {}, "environment": {}}))
+
+    status = run.main(["report", str(out / "*"), "--out", str(tmp_path / "report"), "--data-dir", str(root)])
+    assert status == 0
+    table = pd.read_csv(tmp_path / "report" / "report.csv")
+    assert sorted(table["run"]) == sorted(finished + [str(unfinished)])
+    for run_dir in finished:
+        row = table[table["run"] == run_dir].iloc[0]
+        metrics = json.load(open(os.path.join(run_dir, "metrics.json")))
+        assert row["test_accuracy"] == metrics["test_top1"] and row["epochs"] == 2
+        assert row["parameters"] == json.load(open(os.path.join(run_dir, "config.json")))["parameters"]
+    assert pd.isna(table[table["run"] == str(unfinished)].iloc[0]["test_accuracy"])
+    md = (tmp_path / "report" / "report.md").read_text().strip().splitlines()
+    assert len(md) == 2 + 3                                               # header, rule, three runs
+    figures = {"curves.png", "accuracy_vs_parameters.png", "per_class.png", "misclassified.png"}
+    assert figures <= set(os.listdir(tmp_path / "report"))
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 4 and "<table" in html and "src='http" not in html
+    assert "3 runs" in capsys.readouterr().out

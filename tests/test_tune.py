@@ -1,0 +1,81 @@
+"""run.py tune: tables, a killed sweep resumed without repeating finished trials, a chief with two workers."""
+import collections
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from conftest import ROOT, write_batches
+
+TRIAL_LINE = re.compile(r"^trial (\d+) of (\d+): (.*); val_accuracy ([\d.]+); best so far ([\d.]+)$", re.M)
+
+
+@pytest.fixture
+def sweep_data(tmp_path):
+    """330 synthetic images: 266 for training (room for every batch size of the space), 64 for validation."""
+    write_batches(tmp_path / "data" / "cifar-10-batches-py", n_train=330)
+    return str(tmp_path / "data")
+
+
+def tune_args(data, out, trials):
+    return ["tune", "tutorial_cnn", "--max-trials", str(trials), "--epochs", "1", "--data-dir", data,
+            "--val-split", "64", "--output-dir", str(out)]
+
+
+def start(args, kill=None, env=None):
+    prefix = [os.path.join(ROOT, "tests", "kill_at.py"), *kill, "--"] if kill else [os.path.join(ROOT, "run.py")]
+    return subprocess.Popen([sys.executable, *prefix, *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+
+
+def finish(process, timeout=300):
+    out, err = process.communicate(timeout=timeout)
+    return process.returncode, out, err
+
+
+def test_killed_sweep_resumes_without_repeating_finished_trials(sweep_data, tmp_path):
+    out = tmp_path / "runs"
+    status, first, err = finish(start(tune_args(sweep_data, out, 3), kill=["trial-start", "2", "KILL"]))
+    assert status == -signal.SIGKILL, err[-1500:]
+    done = TRIAL_LINE.findall(first)
+    assert [t[0] for t in done] == ["1"]                               # killed while trial 2 ran
+
+    status, second, err = finish(start(tune_args(sweep_data, out, 3)))
+    assert status == 0, err[-1500:]
+    assert [t[0] for t in TRIAL_LINE.findall(second)] == ["2", "3"]    # trial 1 kept, trial 2 redone
+    folder = out / "tune" / "tutorial_cnn"
+    trials = pd.read_csv(folder / "trials.csv")
+    assert list(trials["trial"]) == [1, 2, 3] and set(trials["status"]) == {"COMPLETED"}
+    assert f"lr={trials['lr'][0]:.3g}," in done[0][2]                   # the finished trial's own values
+    assert (trials["epochs"] == 1).all() and (trials["seconds"] > 0).all()
+    assert trials["val_accuracy"].max() == pytest.approx(float(TRIAL_LINE.findall(second)[-1][4]), abs=1e-4)
+    assert {"keras_tuner", "best.json", "trials.csv"} <= set(os.listdir(folder))
+
+    status, third, err = finish(start(tune_args(sweep_data, out, 1) + ["--overwrite"]))
+    assert status == 0, err[-1500:]
+    assert len(pd.read_csv(folder / "trials.csv")) == 1                 # --overwrite started over
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return str(s.getsockname()[1])
+
+
+def test_chief_and_two_workers_run_every_trial_once(sweep_data, tmp_path):
+    out, port = tmp_path / "runs", free_port()
+    env = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": port}
+    chief = start(tune_args(sweep_data, out, 4), env={**env, "KERASTUNER_TUNER_ID": "chief"})
+    workers = [start(tune_args(sweep_data, out, 4), env={**env, "KERASTUNER_TUNER_ID": f"tuner{i}"})
+               for i in range(2)]
+    results = [finish(p, timeout=400) for p in workers + [chief]]      # all three must exit by themselves
+    assert [r[0] for r in results] == [0, 0, 0], [r[2][-800:] for r in results]
+    ran = collections.Counter(t[0] for status, stdout, _ in results[:2] for t in TRIAL_LINE.findall(stdout))
+    assert ran == collections.Counter({"1": 1, "2": 1, "3": 1, "4": 1})  # each trial once, across the workers
+    trials = pd.read_csv(out / "tune" / "tutorial_cnn" / "trials.csv")   # written by the chief
+    assert len(trials) == 4 and set(trials["status"]) == {"COMPLETED"}

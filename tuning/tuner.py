@@ -1,0 +1,155 @@
+"""`run.py tune`: a keras-tuner sweep over an experiment's search space, resumable and distributable.
+
+Results go to <output_dir>/tune/<experiment>/: keras-tuner's project folder
+(keras_tuner/), trials.csv (one row per trial), best.json, and trials/trial_<id>/,
+a run folder per trial (config.json, summary.txt, history.csv) for `run.py report`. Running the same
+command again reloads the project (keras-tuner's overwrite=False): finished trials
+are kept, a trial that was running when the sweep was killed is run again.
+Distributed: keras-tuner reads KERASTUNER_TUNER_ID ("chief" or a worker's name),
+KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT; the chief serves the oracle and
+writes the tables, workers run trials.
+"""
+import dataclasses
+import os
+
+import keras
+import keras_tuner
+import numpy as np
+import pandas as pd
+
+from errors import SuiteError, UnknownNameError
+from training.hardware import resolve_precision
+from training.rundir import write_json, write_text
+from training.train import RunOptions, environment, load_splits, train
+from tuning.hypermodel import ExperimentHyperModel
+
+TUNERS = {"random": keras_tuner.RandomSearch, "bayesian": keras_tuner.BayesianOptimization,
+          "hyperband": keras_tuner.Hyperband}
+OBJECTIVE = keras_tuner.Objective("val_accuracy", direction="max")
+
+
+@dataclasses.dataclass
+class TuneOptions:
+    """How to run a sweep: tuner (a key of TUNERS), max_trials, epochs per trial (hyperband: the
+    most), executions_per_trial, overwrite (start over), retrain (train the best configuration
+    afterwards for retrain_epochs, default the recipe's), output_dir, and the data options of RunOptions."""
+
+    tuner: str = "random"
+    max_trials: int = 10
+    epochs: int = 5
+    executions_per_trial: int = 1
+    overwrite: bool = False
+    retrain: bool = False
+    retrain_epochs: int = None
+    output_dir: str = "runs"
+    data: RunOptions = dataclasses.field(default_factory=RunOptions)
+
+    def __post_init__(self):
+        if self.tuner not in TUNERS:
+            raise UnknownNameError("tuner", self.tuner, TUNERS)
+
+
+def role():
+    """'chief', 'worker' or 'single', from keras-tuner's KERASTUNER_TUNER_ID."""
+    tuner_id = os.environ.get("KERASTUNER_TUNER_ID")
+    return "single" if not tuner_id else "chief" if tuner_id == "chief" else "worker"
+
+
+def make_tuner(hypermodel, opts, directory):
+    """A keras-tuner tuner of kind opts.tuner that prints one progress line per finished trial."""
+    base = TUNERS[opts.tuner]
+
+    class Tuner(base):
+        def run_trial(self, trial, *args, **kwargs):
+            hypermodel.trial_id = trial.trial_id       # names the trial's run folder
+            return super().run_trial(trial, *args, **kwargs)
+
+        def on_trial_end(self, trial):
+            super().on_trial_end(trial)
+            # The oracle's copy has the score (in a worker, `trial` is a local copy without it).
+            print(progress_line(self.oracle.get_trial(trial.trial_id), opts, self.oracle), flush=True)
+
+    budget = {"max_epochs": opts.epochs} if opts.tuner == "hyperband" else {"max_trials": opts.max_trials}
+    return Tuner(hypermodel, objective=OBJECTIVE, executions_per_trial=opts.executions_per_trial,
+                 directory=directory, project_name="keras_tuner", overwrite=opts.overwrite,
+                 seed=opts.data.seed, **budget)
+
+
+def progress_line(trial, opts, oracle):
+    """'trial k of N: hps; val_accuracy x; best so far y' for a finished trial."""
+    score = trial.score
+    best = oracle.get_best_trials(1)
+    best_score = best[0].score if best and best[0].score is not None else score
+    total = "?" if opts.tuner == "hyperband" else opts.max_trials
+    values = ", ".join(f"{k}={_short(v)}" for k, v in trial.hyperparameters.values.items()
+                       if not k.startswith("tuner/"))
+    shown = "failed" if score is None else f"{score:.4f}"
+    return (f"trial {int(trial.trial_id) + 1} of {total}: {values}; val_accuracy {shown}; "
+            f"best so far {best_score if best_score is None else format(best_score, '.4f')}")
+
+
+def _short(value):
+    return f"{value:.3g}" if isinstance(value, float) else value
+
+
+def trials_table(oracle):
+    """One row per trial: trial (1-based, as the progress lines), trial_id (keras-tuner's), status,
+    its hyperparameters, val_accuracy (best epoch), epochs, seconds (training and validation)."""
+    rows = []
+    for trial_id, trial in sorted(oracle.trials.items()):
+        seconds = trial.metrics.get_history("seconds") if trial.metrics.exists("seconds") else []
+        epochs = trial.metrics.get_history("val_accuracy") if trial.metrics.exists("val_accuracy") else []
+        rows.append({"trial": int(trial_id) + 1, "trial_id": trial_id, "status": trial.status, **trial.hyperparameters.values,
+                     "val_accuracy": trial.score, "epochs": len(epochs),
+                     "seconds": float(sum(np.mean(o.value) for o in seconds))})
+    return pd.DataFrame(rows)
+
+
+def tune(exp, opts):
+    """Run (or resume) a sweep over `exp`'s search space; returns the trials table (chief/single) or None.
+
+    Raises:
+        SuiteError: bad data or options.
+    """
+    import tensorflow as tf
+    tf.get_logger().setLevel("ERROR")   # every trial builds a new model: TF's retracing notes are expected
+    keras.utils.set_random_seed(opts.data.seed)
+    keras.mixed_precision.set_dtype_policy(resolve_precision(exp.precision))
+    train_split, val, _ = load_splits(opts.data)
+    if val is None:
+        raise SuiteError("a sweep needs a validation split (--val-split > 0): it never looks at the test split")
+    directory = os.path.join(opts.output_dir, "tune", exp.name)
+    precision = keras.mixed_precision.global_policy().name
+    hypermodel = ExperimentHyperModel(exp, train_split, val, opts.epochs, seed=opts.data.seed,
+                                      trials_dir=os.path.join(directory, "trials"),
+                                      env=environment(precision, "default"))
+    tuner = make_tuner(hypermodel, opts, directory)
+    print(f"{opts.tuner} sweep over {exp.name}: {', '.join(hypermodel.space)}; {len(train_split[0])} training, "
+          f"{len(val[0])} validation images; {directory} ({role()})", flush=True)
+    tuner.search(verbose=0)
+    if role() == "worker":
+        return None
+    table = trials_table(tuner.oracle)
+    table.to_csv(os.path.join(directory, "trials.csv.tmp"), index=False)
+    os.replace(os.path.join(directory, "trials.csv.tmp"), os.path.join(directory, "trials.csv"))
+    best = write_best(tuner, hypermodel, exp, directory)
+    write_text(os.path.join(directory, "trials.txt"), table.to_string(index=False) + "\n")
+    print(table.to_string(index=False))
+    if opts.retrain:
+        recipe = best.with_overrides(epochs=opts.retrain_epochs or exp.epochs)
+        train(recipe, dataclasses.replace(opts.data, output_dir=opts.output_dir))
+    return table
+
+
+def write_best(tuner, hypermodel, exp, directory):
+    """Write best.json (trial, score, hyperparameters, resulting recipe); returns the best recipe."""
+    (trial,) = tuner.oracle.get_best_trials(1) or [None]
+    if trial is None:
+        raise SuiteError(f"no trial of {exp.name} finished; see {directory}")
+    recipe = hypermodel.trial_experiment(trial.hyperparameters).with_overrides(epochs=exp.epochs)
+    write_json(os.path.join(directory, "best.json"),
+               {"experiment": exp.name, "trial": int(trial.trial_id) + 1, "trial_id": trial.trial_id,
+                "val_accuracy": trial.score,
+                "hyperparameters": trial.hyperparameters.values, "recipe": recipe.to_dict()})
+    print(f"best: trial {int(trial.trial_id) + 1}, val_accuracy {trial.score:.4f}; {directory}/best.json")
+    return recipe
