@@ -240,10 +240,13 @@ def cmd_tune(args):
     exp = get_experiment(args.experiment)
     data = RunOptions(data_dir=args.data_dir, limit_train=args.limit_train, seed=args.seed,
                       **({"val_split": args.val_split} if args.val_split is not None else {}))
-    tune(exp, TuneOptions(tuner=args.tuner, max_trials=args.max_trials, epochs=args.epochs,
-                          executions_per_trial=args.executions_per_trial, overwrite=args.overwrite,
-                          retrain=args.retrain, retrain_epochs=args.retrain_epochs, output_dir=args.output_dir,
-                          data=data))
+    opts = TuneOptions(tuner=args.tuner, max_trials=args.max_trials, epochs=args.epochs,
+                       executions_per_trial=args.executions_per_trial, overwrite=args.overwrite,
+                       retrain=args.retrain, retrain_epochs=args.retrain_epochs, output_dir=args.output_dir, data=data)
+    try:
+        tune(exp, opts)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt("finished trials are kept; run the same command again to resume the sweep") from None
     return 0
 
 
@@ -251,7 +254,8 @@ def cmd_report(args):
     from reporting import find_runs, write_report
     runs = find_runs(args.runs)
     table = write_report(runs, args.out, args.data_dir)
-    print(table.drop(columns=["run", "device"]).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    shown = table.drop(columns=["device"]).assign(run=table["run"].map(lambda r: os.path.basename(os.path.normpath(r))))
+    print(shown.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}"))
     print(f"{len(table)} runs; wrote report.csv, report.md, report.html and figures to {args.out}")
     return 0
 

@@ -10,7 +10,7 @@ import os
 import keras
 import pandas as pd
 
-from training.rundir import commit_file
+from training.rundir import write_csv
 
 
 def read_history(path, epochs=None):
@@ -39,6 +39,4 @@ class HistoryCSV(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.rows.append({"epoch": epoch, **{k: float(v) for k, v in sorted((logs or {}).items())}})
-        tmp = f"{self.path}.tmp"
-        pd.DataFrame(self.rows).to_csv(tmp, index=False)
-        commit_file(tmp, self.path)
+        write_csv(self.path, pd.DataFrame(self.rows))

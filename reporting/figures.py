@@ -7,6 +7,7 @@ import pandas as pd
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from callbacks import read_history  # noqa: E402
 from callbacks.plots import save_figure  # noqa: E402
@@ -31,6 +32,7 @@ def curves(run_dirs, path):
             ax.plot(history["epoch"] + 1, history[column], marker=".", label=label(run_dir))
     for ax, metric in zip(axes, ("accuracy", "loss")):
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(f"validation {metric}")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)

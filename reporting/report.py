@@ -9,7 +9,7 @@ import pandas as pd
 from callbacks import read_history
 from errors import SuiteError
 from reporting import figures
-from training.rundir import read_json, write_text
+from training.rundir import read_json, write_csv, write_text
 
 COLUMNS = ["run", "experiment", "model", "parameters", "epochs", "best_val_accuracy", "test_accuracy",
            "wall_seconds", "images_per_s", "precision", "device"]
@@ -76,8 +76,11 @@ def _median_speed(history):
 
 
 def report_table(run_dirs):
-    """pandas DataFrame with COLUMNS, one row per run, in the given order."""
-    return pd.DataFrame([run_row(d) for d in run_dirs], columns=COLUMNS)
+    """pandas DataFrame with COLUMNS, one row per run, in the given order (numbers as floats, NaN if unknown)."""
+    table = pd.DataFrame([run_row(d) for d in run_dirs], columns=COLUMNS)
+    numbers = ["parameters", "epochs", "best_val_accuracy", "test_accuracy", "wall_seconds", "images_per_s"]
+    table[numbers] = table[numbers].apply(pd.to_numeric)
+    return table
 
 
 def write_report(run_dirs, out_dir, data_dir=None):
@@ -89,8 +92,7 @@ def write_report(run_dirs, out_dir, data_dir=None):
     """
     os.makedirs(out_dir, exist_ok=True)
     table = report_table(run_dirs)
-    table.to_csv(os.path.join(out_dir, "report.csv.tmp"), index=False)
-    os.replace(os.path.join(out_dir, "report.csv.tmp"), os.path.join(out_dir, "report.csv"))
+    write_csv(os.path.join(out_dir, "report.csv"), table)
     write_text(os.path.join(out_dir, "report.md"), table.to_markdown(index=False, floatfmt=".4g") + "\n")
     made = figures.draw_all(run_dirs, table, out_dir, data_dir)
     write_text(os.path.join(out_dir, "report.html"), html(table, [os.path.join(out_dir, f) for f in made]))

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import ROOT, write_batches
 
-TRIAL_LINE = re.compile(r"^trial (\d+) of (\d+): (.*); val_accuracy ([\d.]+); best so far ([\d.]+)$", re.M)
+TRIAL_LINE = re.compile(r"^trial (\d+) of (\d+|\?): (.*); val_accuracy ([\d.]+); best so far ([\d.]+)$", re.M)
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def test_killed_sweep_resumes_without_repeating_finished_trials(sweep_data, tmp_
     trials = pd.read_csv(folder / "trials.csv")
     assert list(trials["trial"]) == [1, 2, 3] and set(trials["status"]) == {"COMPLETED"}
     assert f"lr={trials['lr'][0]:.3g}," in done[0][2]                   # the finished trial's own values
-    assert (trials["epochs"] == 1).all() and (trials["seconds"] > 0).all()
+    assert (trials["epochs"] == 1).all() and (trials["seconds"] > 0).all()          # from each trial's history.csv
     assert trials["val_accuracy"].max() == pytest.approx(float(TRIAL_LINE.findall(second)[-1][4]), abs=1e-4)
     assert {"keras_tuner", "best.json", "trials.csv"} <= set(os.listdir(folder))
 
@@ -79,3 +79,23 @@ def test_chief_and_two_workers_run_every_trial_once(sweep_data, tmp_path):
     assert ran == collections.Counter({"1": 1, "2": 1, "3": 1, "4": 1})  # each trial once, across the workers
     trials = pd.read_csv(out / "tune" / "tutorial_cnn" / "trials.csv")   # written by the chief
     assert len(trials) == 4 and set(trials["status"]) == {"COMPLETED"}
+
+
+@pytest.mark.parametrize("tuner", ["bayesian", "hyperband"])
+def test_bayesian_and_hyperband_sweeps_then_retrain(tuner, sweep_data, tmp_path, capsys):
+    import run
+    status = run.main(tune_args(sweep_data, tmp_path / "runs", 2) + ["--tuner", tuner, "--epochs", "2",
+                                                                     "--retrain", "--retrain-epochs", "1"])
+    out = capsys.readouterr().out
+    assert status == 0
+    lines = TRIAL_LINE.findall(out)
+    assert lines and {total for _, total, *_ in lines} == {"?" if tuner == "hyperband" else "2"}
+    folder = tmp_path / "runs" / "tune" / "tutorial_cnn"
+    trials = pd.read_csv(folder / "trials.csv")
+    assert len(trials) == len(lines) and (trials["status"] == "COMPLETED").all()
+    best = __import__("json").load(open(folder / "best.json"))
+    assert best["val_accuracy"] == pytest.approx(trials["val_accuracy"].max())
+    (retrained,) = [d for d in os.listdir(tmp_path / "runs") if d.startswith("tutorial_cnn-")]
+    config = __import__("json").load(open(tmp_path / "runs" / retrained / "config.json"))
+    assert config["experiment"]["lr"] == pytest.approx(best["hyperparameters"]["lr"])
+    assert os.path.exists(tmp_path / "runs" / retrained / "metrics.json")

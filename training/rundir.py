@@ -58,6 +58,12 @@ def write_text(path, text):
     commit_file(tmp, path)
 
 
+def write_csv(path, table):
+    """Write a pandas DataFrame as CSV (no index) to `path` atomically."""
+    table.to_csv(f"{path}.tmp", index=False)
+    commit_file(f"{path}.tmp", path)
+
+
 def write_json(path, obj):
     """Write `obj` as indented JSON to `path` atomically."""
     write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")

@@ -14,12 +14,12 @@ import os
 
 import keras
 import keras_tuner
-import numpy as np
 import pandas as pd
 
+from callbacks import read_history
 from errors import SuiteError, UnknownNameError
 from training.hardware import resolve_precision
-from training.rundir import write_json, write_text
+from training.rundir import write_csv, write_json, write_text
 from training.train import RunOptions, environment, load_splits, train
 from tuning.hypermodel import ExperimentHyperModel
 
@@ -92,16 +92,16 @@ def _short(value):
     return f"{value:.3g}" if isinstance(value, float) else value
 
 
-def trials_table(oracle):
+def trials_table(oracle, trials_dir):
     """One row per trial: trial (1-based, as the progress lines), trial_id (keras-tuner's), status,
-    its hyperparameters, val_accuracy (best epoch), epochs, seconds (training and validation)."""
+    its hyperparameters, val_accuracy (its best epoch's, keras-tuner's score), and from the trial's
+    run folder (trials_dir/trial_<id>/history.csv) epochs and seconds (training and validation)."""
     rows = []
-    for trial_id, trial in sorted(oracle.trials.items()):
-        seconds = trial.metrics.get_history("seconds") if trial.metrics.exists("seconds") else []
-        epochs = trial.metrics.get_history("val_accuracy") if trial.metrics.exists("val_accuracy") else []
-        rows.append({"trial": int(trial_id) + 1, "trial_id": trial_id, "status": trial.status, **trial.hyperparameters.values,
-                     "val_accuracy": trial.score, "epochs": len(epochs),
-                     "seconds": float(sum(np.mean(o.value) for o in seconds))})
+    for trial_id, trial in sorted(oracle.trials.items(), key=lambda item: int(item[0])):
+        history = read_history(os.path.join(trials_dir, f"trial_{trial_id}", "history.csv"))
+        rows.append({"trial": int(trial_id) + 1, "trial_id": trial_id, "status": trial.status,
+                     **trial.hyperparameters.values, "val_accuracy": trial.score, "epochs": len(history),
+                     "seconds": float(history["seconds"].sum()) if "seconds" in history else None})
     return pd.DataFrame(rows)
 
 
@@ -129,9 +129,8 @@ def tune(exp, opts):
     tuner.search(verbose=0)
     if role() == "worker":
         return None
-    table = trials_table(tuner.oracle)
-    table.to_csv(os.path.join(directory, "trials.csv.tmp"), index=False)
-    os.replace(os.path.join(directory, "trials.csv.tmp"), os.path.join(directory, "trials.csv"))
+    table = trials_table(tuner.oracle, hypermodel.trials_dir)
+    write_csv(os.path.join(directory, "trials.csv"), table)
     best = write_best(tuner, hypermodel, exp, directory)
     write_text(os.path.join(directory, "trials.txt"), table.to_string(index=False) + "\n")
     print(table.to_string(index=False))
