@@ -22,24 +22,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # keep TensorFlow's C++ sta
 
 
 def import_backend_quietly():
-    """Import TensorFlow with stderr silenced, then keep Keras' legacy-HDF5 notice out of the log.
-
-    TensorFlow 2.21's C++ libraries log start-up notes (oneDNN, CPU features) through
-    absl before absl is initialised, so TF_CPP_MIN_LOG_LEVEL cannot stop them; they
-    would bury the one-line errors this command line promises. Only the import is
-    silenced: Python errors raised by it still reach stderr.
-    """
+    """Import TensorFlow with native stderr silenced (console.native_stderr_silenced), then keep
+    Keras' legacy-HDF5 notice out of the log."""
     import importlib.util
     import logging
+
+    from console import native_stderr_silenced
     if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow" and importlib.util.find_spec("tensorflow"):
-        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        try:
-            import tensorflow  # noqa: F401
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            os.close(devnull)
+        with native_stderr_silenced():
+            import tensorflow
+            tensorflow.config.list_physical_devices("GPU")   # device discovery logs too (cuInit without a GPU)
     # The user asked for .h5 checkpoints; Keras warns at every save that the format is legacy.
     logging.getLogger("absl").addFilter(lambda record: "HDF5 file" not in record.getMessage())
 

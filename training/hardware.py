@@ -3,6 +3,7 @@
 Works on the TensorFlow, JAX and PyTorch backends of Keras 3.
 """
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -37,13 +38,18 @@ def cpu_name():
     return f"{name}, {os.cpu_count()} cores"
 
 
+@functools.lru_cache(maxsize=None)
 def gpus():
-    """Local GPUs as a list of (name, bf16_supported) for the active Keras backend."""
+    """Local GPUs as a list of (name, bf16_supported) for the active Keras backend (looked up once)."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
+
+        from console import native_stderr_silenced
         out = []
-        for dev in tf.config.list_physical_devices("GPU"):
+        with native_stderr_silenced():       # a GPU build without a GPU logs 'failed call to cuInit'
+            devices = tf.config.list_physical_devices("GPU")
+        for dev in devices:
             details = tf.config.experimental.get_device_details(dev)
             out.append((details.get("device_name", dev.name), details.get("compute_capability", (0, 0)) >= (8, 0)))
         return out
