@@ -24,10 +24,10 @@ def declare(hp, name, spec):
 
 
 def fit_batch_sizes(space, n_images):
-    """The space without batch sizes larger than the training split (the smallest is kept)."""
+    """The space without batch sizes larger than the training split (all of it as one batch if none fits)."""
     kind, *args = space.get("batch_size", ("", None))
     if kind == "choice":
-        sizes = [b for b in args[0] if b <= n_images] or [min(args[0])]
+        sizes = [b for b in args[0] if b <= n_images] or [n_images]
         space = {**space, "batch_size": ("choice", sizes)}
     return space
 

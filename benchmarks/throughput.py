@@ -1,0 +1,114 @@
+"""Training images/s of the seed-style path against the suite's default path, and inference images/s.
+
+    python benchmarks/throughput.py --data-dir /tmp/cifar10 [--models baseline,pyramid,ygnet] [--csv out.csv]
+
+For each model, in one process, one after the other, on the same real images:
+  (a) seed-style: float32, Keras' ImageDataGenerator(**augment).flow, model.fit (the
+      seeds' own input path, one image at a time in numpy/scipy);
+  (b) the suite's default: precision 'auto', the stateless tf.data pipeline with Keras
+      preprocessing layers, parallel map and prefetch (data.pipeline.train_dataset);
+both with the experiment's augmentation, optimizer, loss and batch size. Each path runs
+two epochs over the same N images, with a fresh model; the figure is the second epoch's
+training images/s (the first includes tracing and warm-up). The paths alternate
+(a, b, a, b, ... `--repeats` times each) and the table gives the median of each, since
+on 2 cores a single measurement varies (ImageDataGenerator's worker thread competes
+with TensorFlow's for the cores: ygnet's seed-style path measured 64 and 105 img/s in
+two runs of one process). Inference: images/s of model.predict on N test images
+(batch 1000) after a warm-up call. Prints a table with the ratio b/a.
+"""
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+
+
+def compiled(exp, precision):
+    import keras
+
+    from models import create_model
+    from training.losses import make_loss
+    from training.train import make_optimizer
+    keras.mixed_precision.set_dtype_policy(precision)
+    keras.utils.set_random_seed(0)
+    model = create_model(exp.model, **exp.model_kwargs)
+    model.compile(optimizer=make_optimizer(exp, exp.lr), loss=make_loss(exp.label_smoothing), metrics=["accuracy"])
+    return model
+
+
+def train_speed(model, data, n_images, steps):
+    """Training images/s of the second of two epochs (callbacks.EpochStats measures it)."""
+    from callbacks import EpochStats
+    history = model.fit(data, epochs=2, steps_per_epoch=steps, callbacks=[EpochStats(n_images, 2, print_fn=None)],
+                        verbose=0)
+    return history.history["images_per_s"][1]
+
+
+def inference_speed(model, x):
+    model.predict(x[:1000], batch_size=1000, verbose=0)
+    start = time.perf_counter()
+    model.predict(x, batch_size=1000, verbose=0)
+    return len(x) / (time.perf_counter() - start)
+
+
+def measure(name, x, y, x_test, repeats):
+    """{model, seed-style img/s, suite img/s (medians), ratio, inference img/s, precision, all runs} for one experiment."""
+    import numpy as np
+    import tensorflow as tf
+
+    from data.pipeline import steps_per_epoch, train_dataset
+    from experiments import get_experiment
+    from training.hardware import resolve_precision
+    exp = get_experiment(name)
+    steps = steps_per_epoch(len(x), exp.batch_size)
+    precision = resolve_precision("auto")
+    seed_style, suite = [], []
+    for _ in range(repeats):
+        flow = tf.keras.preprocessing.image.ImageDataGenerator(**exp.augment).flow(
+            x, y, batch_size=exp.batch_size, shuffle=True, seed=0)
+        seed_style.append(train_speed(compiled(exp, "float32"), flow, len(x), steps))
+        suite_model = compiled(exp, precision)
+        data = train_dataset(x, y, exp.batch_size, exp.augment, "layers", seed=0, epochs=2)
+        suite.append(train_speed(suite_model, data, len(x), steps))
+    a, b = float(np.median(seed_style)), float(np.median(suite))
+    return {"model": name, "seed_style_img_s": round(a, 1), "suite_img_s": round(b, 1), "ratio": round(b / a, 2),
+            "inference_img_s": round(inference_speed(suite_model, x_test), 1), "precision": precision,
+            "images": len(x), "batch": exp.batch_size,
+            "runs_a": " ".join(f"{v:.0f}" for v in seed_style), "runs_b": " ".join(f"{v:.0f}" for v in suite)}
+
+
+def tf_logger_quiet():
+    """Every measurement builds a new model, so TF's retracing warnings are expected noise."""
+    import tensorflow as tf
+    tf.get_logger().setLevel("ERROR")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", default=os.environ.get("CIFAR10_DIR"))
+    p.add_argument("--models", default="baseline,pyramid,ygnet")
+    p.add_argument("--images", type=int, default=5120, help="training (and test) images per measurement")
+    p.add_argument("--repeats", type=int, default=3, help="measurements of each path, alternating (default 3)")
+    p.add_argument("--csv", help="also write the table as CSV")
+    a = p.parse_args(argv)
+    import pandas as pd
+
+    import run
+    run.import_backend_quietly()
+    from data import load_cifar10
+    from training.hardware import describe_device
+    (x, y), (x_test, _) = load_cifar10(a.data_dir)
+    print(f"{describe_device()}; {a.images} images per measurement")
+    tf_logger_quiet()
+    rows = [measure(name, x[:a.images], y[:a.images], x_test[:a.images], a.repeats) for name in a.models.split(",")]
+    table = pd.DataFrame(rows)
+    print(table.to_string(index=False))
+    if a.csv:
+        table.to_csv(a.csv, index=False)
+
+
+if __name__ == "__main__":
+    main()
