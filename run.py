@@ -212,9 +212,7 @@ def evaluate_file(path, data_dir):
 
 
 def cmd_load(args):
-    from pretrained import resolve
-    path = args.path if args.path and os.path.splitext(args.path)[1] else resolve(args.path)
-    return evaluate_file(path, args.data_dir)
+    return evaluate_file(resolve_model(args.path), args.data_dir)
 
 
 def cmd_evaluate(args):

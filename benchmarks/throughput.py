@@ -29,14 +29,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 def compiled(exp, precision):
     import keras
 
-    from models import create_model
-    from training.losses import make_loss
-    from training.train import make_optimizer
+    from training.train import compiled_model
     keras.mixed_precision.set_dtype_policy(precision)
     keras.utils.set_random_seed(0)
-    model = create_model(exp.model, **exp.model_kwargs)
-    model.compile(optimizer=make_optimizer(exp, exp.lr), loss=make_loss(exp.label_smoothing), metrics=["accuracy"])
-    return model
+    return compiled_model(exp, exp.lr)
 
 
 def train_speed(model, data, n_images, steps):

@@ -24,6 +24,15 @@ def read_history(path, epochs=None):
     return rows if epochs is None else rows[rows["epoch"] < epochs].reset_index(drop=True)
 
 
+def median_train_speed(history):
+    """Median training images/s of a history, leaving out epoch 1 (it includes tracing and warm-up)
+    unless it is the only one; None for an empty history."""
+    if "images_per_s" not in history or history.empty:
+        return None
+    speeds = history["images_per_s"][1:] if len(history) > 1 else history["images_per_s"]
+    return float(speeds.median())
+
+
 class HistoryCSV(keras.callbacks.Callback):
     """Writes one row per epoch (epoch, then the logs' keys in sorted order) to `path`, atomically.
 

@@ -5,6 +5,8 @@ import keras
 import matplotlib
 import pandas as pd
 
+from training.rundir import commit_file
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
@@ -15,7 +17,7 @@ def save_figure(fig, path):
     tmp = f"{path}.tmp.png"
     fig.savefig(tmp, dpi=100, bbox_inches="tight")
     plt.close(fig)
-    os.replace(tmp, path)
+    commit_file(tmp, path)
 
 
 def plot_history(history, out_dir):

@@ -12,6 +12,7 @@ benchmarks/augment_engines.py measures both; the faster is the Experiment defaul
 """
 import math
 
+import keras
 import numpy as np
 
 from errors import SuiteError
@@ -123,12 +124,7 @@ def _stateless_dataset(x, y, batch_size, augment, seed, first_epoch, epochs):
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def _seed_generator_class():
-    import keras
-    return keras.random.SeedGenerator
-
-
-class StatelessSeed(_seed_generator_class()):
+class StatelessSeed(keras.random.SeedGenerator):
     """A keras.random.SeedGenerator whose k-th draw is fold_in(fold_in(key, stream), k), without state.
 
     Keras' preprocessing layers draw their transforms from a SeedGenerator, whose

@@ -6,7 +6,7 @@ import re
 
 import pandas as pd
 
-from callbacks import read_history
+from callbacks import median_train_speed, read_history
 from errors import SuiteError
 from reporting import figures
 from training.rundir import read_json, write_csv, write_text
@@ -62,17 +62,9 @@ def run_row(run_dir):
         "best_val_accuracy": history["val_accuracy"].max() if "val_accuracy" in history else None,
         "test_accuracy": metrics.get("test_top1"),
         "wall_seconds": float(history["seconds"].sum()) if "seconds" in history else None,
-        "images_per_s": metrics.get("train_images_per_s") or _median_speed(history),
+        "images_per_s": metrics.get("train_images_per_s") or median_train_speed(history),
         "precision": env.get("precision"), "device": env.get("device"),
     }
-
-
-def _median_speed(history):
-    """Median training images/s over the epochs after the first (which includes warm-up)."""
-    if "images_per_s" not in history or history.empty:
-        return None
-    speeds = history["images_per_s"][1:] if len(history) > 1 else history["images_per_s"]
-    return float(speeds.median())
 
 
 def report_table(run_dirs):

@@ -17,7 +17,8 @@ import keras
 import numpy as np
 
 from callbacks import (AtomicModelCheckpoint, EpochStats, HistoryCSV, NonFiniteLoss, PlotHistory, RunBackup,
-                       StopOnNonFiniteLoss, make_schedule, plot_confusion_matrix, read_history)
+                       StopOnNonFiniteLoss, make_schedule, median_train_speed, plot_confusion_matrix,
+                       read_history)
 from data import CLASSES, load_cifar10, split_validation
 from data.pipeline import check_batch_size, steps_per_epoch, train_dataset
 from errors import SuiteError
@@ -72,6 +73,15 @@ def make_optimizer(exp, learning_rate):
     if exp.optimizer == "adamw":
         return keras.optimizers.AdamW(learning_rate, weight_decay=exp.weight_decay or 0.004)
     return keras.optimizers.RMSprop(learning_rate, momentum=exp.momentum, weight_decay=wd)
+
+
+def compiled_model(exp, learning_rate):
+    """The experiment's registered model, compiled with its optimizer (at `learning_rate`, a float or
+    schedule), its loss and top-1 accuracy; used by training, sweeps and the throughput benchmark."""
+    model = create_model(exp.model, **exp.model_kwargs)
+    model.compile(optimizer=make_optimizer(exp, learning_rate), loss=make_loss(exp.label_smoothing),
+                  metrics=["accuracy"])
+    return model
 
 
 def make_callbacks(run_dir, exp, n_train, has_val, extra, first_epoch=0):
@@ -152,9 +162,7 @@ def prepare(exp, opts):
     learning_rate, extra = make_schedule(exp.schedule, exp.lr, exp.schedule_args, exp.epochs,
                                          steps_per_epoch(len(x), exp.batch_size))
     with scope:
-        model = create_model(exp.model, **exp.model_kwargs)
-        model.compile(optimizer=make_optimizer(exp, learning_rate),
-                      loss=make_loss(exp.label_smoothing), metrics=["accuracy"])
+        model = compiled_model(exp, learning_rate)
     return Session(exp, opts, model, (x, y), val, test, env, extra)
 
 
@@ -196,7 +204,7 @@ def resume(run_dir, data_dir=None, verbose=None):
     Raises:
         SuiteError: not a run folder, an unreadable config, or a run that already finished.
     """
-    exp, opts = read_run_config(run_dir)
+    config, exp, opts = read_run_config(run_dir)
     opts = dataclasses.replace(opts, data_dir=data_dir or opts.data_dir,
                                verbose=verbose if verbose is not None else opts.verbose)
     if os.path.exists(os.path.join(run_dir, "metrics.json")):
@@ -205,7 +213,6 @@ def resume(run_dir, data_dir=None, verbose=None):
     session = prepare(exp, opts)
     for leftover in glob.glob(os.path.join(run_dir, "*.tmp*")):   # half-written files of the killed process
         os.remove(leftover)
-    config = read_json(os.path.join(run_dir, "config.json"))
     config["resumed_after_epochs"] = config.get("resumed_after_epochs", []) + [done]
     write_json(os.path.join(run_dir, "config.json"), config)
     print(f"resuming {run_dir} after epoch {done} of {exp.epochs}")
@@ -213,13 +220,13 @@ def resume(run_dir, data_dir=None, verbose=None):
 
 
 def read_run_config(run_dir):
-    """(Experiment, RunOptions) saved in run_dir/config.json; SuiteError if it is not a run folder."""
+    """(config dict, Experiment, RunOptions) of run_dir/config.json; SuiteError if it is not a run folder."""
     path = os.path.join(run_dir, "config.json")
     if not os.path.isdir(run_dir) or not os.path.isfile(path):
         raise SuiteError(f"{run_dir}: not a run folder (no config.json)")
     config = read_json(path)
     try:
-        return Experiment(**config["experiment"]), RunOptions(**config["options"])
+        return config, Experiment(**config["experiment"]), RunOptions(**config["options"])
     except (KeyError, TypeError):
         raise SuiteError(f"{path}: not a config.json written by run.py train") from None
 
@@ -266,7 +273,6 @@ def finish_run(run_dir, env, x_test, y_test):
     history = read_history(os.path.join(run_dir, "history.csv"))
     best = load_saved_model(os.path.join(run_dir, "best.h5"))
     result = evaluate_model(best, x_test, y_test)
-    speeds = list(history["images_per_s"][1:]) or list(history["images_per_s"])   # epoch 1 includes warm-up
     monitor = "val_accuracy" if "val_accuracy" in history else "accuracy"
     wall_seconds = float(history["seconds"].sum())
     metrics = {
@@ -275,7 +281,7 @@ def finish_run(run_dir, env, x_test, y_test):
         "best_epoch": int(np.argmax(history[monitor])) + 1, f"best_{monitor}": float(np.max(history[monitor])),
         "epochs": len(history), "wall_seconds": wall_seconds,
         "seconds_per_epoch": float(history["seconds"].mean()),
-        "train_images_per_s": float(np.median(speeds)), "inference_images_per_s": result["images_per_s"],
+        "train_images_per_s": median_train_speed(history), "inference_images_per_s": result["images_per_s"],
         "misclassified": misclassified(result["predictions"], y_test),
         "resumed_after_epochs": read_json(os.path.join(run_dir, "config.json")).get("resumed_after_epochs", []),
         **env,

@@ -7,10 +7,8 @@ import keras_tuner
 from callbacks import EpochStats, HistoryCSV, make_schedule
 from data.pipeline import steps_per_epoch, train_dataset
 from experiments.search import apply_point, search_space
-from models import create_model
 from training.evaluate import EVAL_BATCH_SIZE
-from training.losses import make_loss
-from training.train import RunOptions, make_optimizer, write_run_header
+from training.train import RunOptions, compiled_model, write_run_header
 
 
 def declare(hp, name, spec):
@@ -74,11 +72,8 @@ class ExperimentHyperModel(keras_tuner.HyperModel):
 
     def build(self, hp):
         exp = self.trial_experiment(hp)
-        model = create_model(exp.model, **exp.model_kwargs)
         learning_rate, _ = self._schedule(exp)
-        model.compile(optimizer=make_optimizer(exp, learning_rate), loss=make_loss(exp.label_smoothing),
-                      metrics=["accuracy"])
-        return model
+        return compiled_model(exp, learning_rate)
 
     def fit(self, hp, model, *args, epochs=None, initial_epoch=0, callbacks=(), **kwargs):
         """Train one trial; keras-tuner passes its callbacks (and, for hyperband, epochs)."""

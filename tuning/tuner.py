@@ -114,12 +114,12 @@ def tune(exp, opts):
     import tensorflow as tf
     tf.get_logger().setLevel("ERROR")   # every trial builds a new model: TF's retracing notes are expected
     keras.utils.set_random_seed(opts.data.seed)
-    keras.mixed_precision.set_dtype_policy(resolve_precision(exp.precision))
+    precision = resolve_precision(exp.precision)
+    keras.mixed_precision.set_dtype_policy(precision)
     train_split, val, _ = load_splits(opts.data)
     if val is None:
         raise SuiteError("a sweep needs a validation split (--val-split > 0): it never looks at the test split")
     directory = os.path.join(opts.output_dir, "tune", exp.name)
-    precision = keras.mixed_precision.global_policy().name
     hypermodel = ExperimentHyperModel(exp, train_split, val, opts.epochs, seed=opts.data.seed,
                                       trials_dir=os.path.join(directory, "trials"),
                                       env=environment(precision, "default"))
