@@ -151,7 +151,8 @@ def data_options(parser):
                    "cifar-10-python.tar.gz (default: $CIFAR10_DIR, else download)")
     if parser.prog.endswith(("train", "tune")):
         g.add_argument("--val-split", type=non_negative_int,
-                       help="validation images carved from the training data (default 5000; 0: none)")
+                       help="validation images carved from the training data (default 5000, or the recipe's "
+                       "own: 0 for fast94; 0: none)")
         g.add_argument("--limit-train", type=positive_int, help="use only N training images")
 
 
@@ -212,7 +213,13 @@ def evaluate_file(path, data_dir):
 
 
 def cmd_load(args):
-    return evaluate_file(resolve_model(args.path), args.data_dir)
+    from pretrained import entry_for
+    path = resolve_model(args.path)
+    evaluate_file(path, args.data_dir)
+    name, entry = entry_for(path)
+    if entry:
+        print(f"model card pretrained/{entry['card']}: {100 * entry['test_top1']:.2f}% test top-1 when shipped")
+    return 0
 
 
 def cmd_evaluate(args):
@@ -261,8 +268,8 @@ def resolve_model(name):
 
 
 def looks_like_model(arg):
-    from pretrained import SHIPPED
-    return arg.endswith((".h5", ".hdf5", ".keras")) or os.path.isdir(arg) or arg in SHIPPED
+    from pretrained import shipped
+    return arg.endswith((".h5", ".hdf5", ".keras")) or os.path.isdir(arg) or arg in shipped()
 
 
 def cmd_predict(args):

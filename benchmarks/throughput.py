@@ -7,7 +7,11 @@ For each model, in one process, one after the other, on the same real images:
       seeds' own input path, one image at a time in numpy/scipy);
   (b) the suite's default: precision 'auto', the stateless tf.data pipeline with Keras
       preprocessing layers, parallel map and prefetch (data.pipeline.train_dataset);
-both with the experiment's augmentation, optimizer, loss and batch size. Each path runs
+  (c) compute only: the suite's model and precision fitted on the same images already
+      batched in memory, with no augmentation: the most the model itself can do, so b/c
+      shows whether the input pipeline ever keeps the model waiting;
+all with the experiment's augmentation, optimizer, loss and batch size (the seed style
+has no alternating flip: it gets ImageDataGenerator's random flip). Each path runs
 two epochs over the same N images, with a fresh model; the figure is the second epoch's
 training images/s (the first includes tracing and warm-up). The paths alternate
 (a, b, a, b, ... `--repeats` times each) and the table gives the median of each, since
@@ -24,15 +28,19 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-
-
-def compiled(exp, precision):
+def compiled(exp, precision, images):
     import keras
 
     from training.train import compiled_model
     keras.mixed_precision.set_dtype_policy(precision)
     keras.utils.set_random_seed(0)
-    return compiled_model(exp, exp.lr)
+    return compiled_model(exp, exp.lr, images=images)
+
+
+def seed_style_augment(augment):
+    """ImageDataGenerator's parameters for an experiment's augmentation (alternating flip -> random flip)."""
+    out = {k: v for k, v in augment.items() if k != "alternating_flip"}
+    return {**out, "horizontal_flip": True} if augment.get("alternating_flip") else out
 
 
 def train_speed(model, data, n_images, steps):
@@ -51,7 +59,8 @@ def inference_speed(model, x):
 
 
 def measure(name, x, y, x_test, repeats):
-    """{model, seed-style img/s, suite img/s (medians), ratio, inference img/s, precision, all runs} for one experiment."""
+    """{model, seed-style, suite and compute-only img/s (medians), ratios, inference img/s, precision,
+    all runs} for one experiment."""
     import numpy as np
     import tensorflow as tf
 
@@ -61,19 +70,23 @@ def measure(name, x, y, x_test, repeats):
     exp = get_experiment(name)
     steps = steps_per_epoch(len(x), exp.batch_size)
     precision = resolve_precision("auto")
-    seed_style, suite = [], []
+    seed_style, suite, compute = [], [], []
+    cached = tf.data.Dataset.from_tensor_slices((x.astype("float32"), y)).batch(exp.batch_size).cache().repeat()
     for _ in range(repeats):
-        flow = tf.keras.preprocessing.image.ImageDataGenerator(**exp.augment).flow(
+        flow = tf.keras.preprocessing.image.ImageDataGenerator(**seed_style_augment(exp.augment)).flow(
             x, y, batch_size=exp.batch_size, shuffle=True, seed=0)
-        seed_style.append(train_speed(compiled(exp, "float32"), flow, len(x), steps))
-        suite_model = compiled(exp, precision)
+        seed_style.append(train_speed(compiled(exp, "float32", x), flow, len(x), steps))
+        suite_model = compiled(exp, precision, x)
         data = train_dataset(x, y, exp.batch_size, exp.augment, "layers", seed=0, epochs=2)
         suite.append(train_speed(suite_model, data, len(x), steps))
-    a, b = float(np.median(seed_style)), float(np.median(suite))
-    return {"model": name, "seed_style_img_s": round(a, 1), "suite_img_s": round(b, 1), "ratio": round(b / a, 2),
+        compute.append(train_speed(compiled(exp, precision, x), cached, len(x), steps))
+    a, b, c = (float(np.median(v)) for v in (seed_style, suite, compute))
+    return {"model": name, "seed_style_img_s": round(a, 1), "suite_img_s": round(b, 1),
+            "compute_only_img_s": round(c, 1), "ratio": round(b / a, 2), "suite_vs_compute": round(b / c, 2),
             "inference_img_s": round(inference_speed(suite_model, x_test), 1), "precision": precision,
             "images": len(x), "batch": exp.batch_size,
-            "runs_a": " ".join(f"{v:.0f}" for v in seed_style), "runs_b": " ".join(f"{v:.0f}" for v in suite)}
+            "runs_a": " ".join(f"{v:.0f}" for v in seed_style), "runs_b": " ".join(f"{v:.0f}" for v in suite),
+            "runs_c": " ".join(f"{v:.0f}" for v in compute)}
 
 
 def tf_logger_quiet():
@@ -85,7 +98,7 @@ def tf_logger_quiet():
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", default=os.environ.get("CIFAR10_DIR"))
-    p.add_argument("--models", default="baseline,pyramid,ygnet")
+    p.add_argument("--models", default="baseline,pyramid,ygnet,fast94")
     p.add_argument("--images", type=int, default=5120, help="training (and test) images per measurement")
     p.add_argument("--repeats", type=int, default=3, help="measurements of each path, alternating (default 3)")
     p.add_argument("--csv", help="also write the table as CSV")

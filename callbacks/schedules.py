@@ -21,6 +21,9 @@ SCHEDULE_ARGS = {
     # One-cycle (Smith 2018): linear warm-up from lr/div_factor to lr over pct_start
     # of the steps, then cosine annealing to lr/final_div_factor.
     "onecycle": {"pct_start": 0.3, "div_factor": 25.0, "final_div_factor": 1e4},
+    # airbench94's schedule: linear warm-up from start * lr to lr over the first `warmup`
+    # of the steps, then linear decay to end * lr.
+    "warmup_linear": {"warmup": 0.23, "start": 0.2, "end": 0.07},
     # ReduceLROnPlateau on val_loss.
     "plateau": {"factor": 0.5, "patience": 5, "min_lr": 1e-6},
 }
@@ -75,6 +78,33 @@ def make_schedule(name, lr, args, epochs, steps_per_epoch):
         start = lr / a["div_factor"]
         return s.CosineDecay(start, max(total - warmup, 1), alpha=1 / a["final_div_factor"],
                              warmup_target=lr, warmup_steps=warmup), []
+    if name == "warmup_linear":
+        return WarmupLinearDecay(lr, total, a["warmup"], a["start"], a["end"]), []
     plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=a["factor"],
                                                 patience=a["patience"], min_lr=a["min_lr"])
     return lr, [plateau]
+
+
+@keras.saving.register_keras_serializable(package="cifar_suite")
+class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Piecewise-linear learning rate of airbench94 (Keller Jordan, 2024): start*lr -> lr over the
+    first `warmup` fraction of `total_steps` optimizer steps, then lr -> end*lr at the last step.
+
+    Keras has linear warm-up only before a cosine (CosineDecay) and linear decay only
+    without warm-up (PolynomialDecay), hence this class.
+    """
+
+    def __init__(self, lr, total_steps, warmup=0.23, start=0.2, end=0.07):
+        self.lr, self.total_steps, self.warmup, self.start, self.end = lr, total_steps, warmup, start, end
+
+    def __call__(self, step):
+        ops = keras.ops
+        step = ops.cast(step, "float32")
+        warm = max(int(self.total_steps * self.warmup), 1)
+        rise = self.start + (1 - self.start) * step / warm
+        fall = 1 + (self.end - 1) * (step - warm) / max(self.total_steps - warm, 1)
+        return self.lr * ops.where(step < warm, rise, ops.maximum(fall, self.end))
+
+    def get_config(self):
+        return {"lr": self.lr, "total_steps": self.total_steps, "warmup": self.warmup,
+                "start": self.start, "end": self.end}

@@ -24,7 +24,8 @@ def augmentation_layers(augment, image_size=32, seed=None):
     Args:
         augment: ImageDataGenerator parameters: rotation_range (degrees),
             width/height_shift_range (fraction of the image, or pixels when >= 1),
-            zoom_range (fraction), shear_range (degrees), horizontal_flip, fill_mode.
+            zoom_range (fraction), shear_range (degrees), horizontal_flip, fill_mode;
+        alternating_flip is not a layer (see `train_dataset`).
         image_size: image side in pixels, to turn pixel shifts into fractions.
         seed: seed of the random transforms.
 
@@ -44,9 +45,12 @@ def augmentation_layers(augment, image_size=32, seed=None):
         out.append(layers.RandomFlip("horizontal", seed=seed))
     if augment.get("rotation_range"):
         out.append(layers.RandomRotation(augment["rotation_range"] / 360, fill_mode=fill, seed=seed))
-    h, w = fraction(augment.get("height_shift_range", 0)), fraction(augment.get("width_shift_range", 0))
+    h, w = augment.get("height_shift_range", 0), augment.get("width_shift_range", 0)
     if h or w:
-        out.append(layers.RandomTranslation(h, w, fill_mode=fill, seed=seed))
+        # Shifts in whole pixels stay whole pixels, as in ImageDataGenerator (no blur).
+        whole = all(v == 0 or (v >= 1 and float(v).is_integer()) for v in (h, w))
+        out.append(layers.RandomTranslation(fraction(h), fraction(w), fill_mode=fill, seed=seed,
+                                            interpolation="nearest" if whole else "bilinear"))
     if augment.get("zoom_range"):
         z = augment["zoom_range"]
         out.append(layers.RandomZoom((-z, z), (-z, z), fill_mode=fill, seed=seed))
@@ -73,7 +77,9 @@ def train_dataset(x, y, batch_size, augment=None, engine="layers", seed=0, first
     Args:
         x: uint8 images (N, 32, 32, 3); y: int labels (N,).
         batch_size: images per batch (the last batch of an epoch may be smaller).
-        augment: ImageDataGenerator parameters, or None/{} for no augmentation.
+        augment: ImageDataGenerator parameters, or None/{} for no augmentation;
+            alternating_flip=True mirrors each image in every other epoch, starting
+            in epoch 0 or 1 at random per image (airbench94's alternating flip).
         engine: "layers" (tf.data + preprocessing layers) or "imagedatagenerator".
         seed: seed of the shuffling and of the random transforms.
         first_epoch, epochs: the epochs to produce, first_epoch (0-based) up to
@@ -90,8 +96,11 @@ def train_dataset(x, y, batch_size, augment=None, engine="layers", seed=0, first
     check_batch_size(batch_size, len(x))
     augment = augment or {}
     if engine == "imagedatagenerator":
+        if augment.get("alternating_flip"):
+            raise SuiteError("alternating_flip needs the 'layers' augment engine")
         import tensorflow as tf
-        gen = tf.keras.preprocessing.image.ImageDataGenerator(**augment)
+        gen = tf.keras.preprocessing.image.ImageDataGenerator(**{k: v for k, v in augment.items()
+                                                                 if k != "alternating_flip"})
         flow = gen.flow(x, y, batch_size=batch_size, shuffle=True, seed=seed)
         flow.total_batches_seen = first_epoch * len(flow)
         return flow
@@ -104,6 +113,8 @@ def _stateless_dataset(x, y, batch_size, augment, seed, first_epoch, epochs):
     import tensorflow as tf
     aug = augmentation_layers(augment, image_size=x.shape[1])
     images, labels = tf.constant(x), tf.constant(y)
+    alternate = bool(augment.get("alternating_flip"))
+    first_flip = tf.constant(np.random.default_rng([seed, 1]).integers(0, 2, len(x)), tf.int64)
     steps = steps_per_epoch(len(x), batch_size)
 
     def epoch_batches(epoch):
@@ -113,6 +124,9 @@ def _stateless_dataset(x, y, batch_size, augment, seed, first_epoch, epochs):
 
     def make_batch(step, index):
         batch = tf.cast(tf.gather(images, index), tf.float32)
+        if alternate:
+            flip = tf.equal((tf.gather(first_flip, index) + step // steps) % 2, 1)
+            batch = tf.where(flip[:, None, None, None], tf.reverse(batch, axis=[2]), batch)
         step_seed = tf.random.experimental.stateless_fold_in(tf.constant([seed, 0], tf.int64), step)
         for i, layer in enumerate(aug):
             transform = layer.get_random_transformation(batch, training=True, seed=StatelessSeed(step_seed, i))

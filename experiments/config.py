@@ -10,12 +10,16 @@ import fnmatch
 from errors import SuiteError, UnknownNameError
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-SCHEDULES = ("constant", "step", "time_decay", "cosine", "onecycle", "plateau")
+SCHEDULES = ("constant", "step", "time_decay", "cosine", "onecycle", "warmup_linear", "plateau")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 AUGMENT_ENGINES = ("layers", "imagedatagenerator")
-# ImageDataGenerator's augmentation parameters that both engines understand.
+EVALUATE_WEIGHTS = ("best", "final")
+TTA_LEVELS = (0, 1, 2)          # as models.tta.TTA_LEVELS (not imported: that would load Keras)
+# ImageDataGenerator's augmentation parameters that both engines understand, and
+# alternating_flip (airbench94; engine "layers" only): each image is mirrored in every
+# other epoch, starting in a random one.
 AUGMENT_KEYS = ("rotation_range", "width_shift_range", "height_shift_range", "horizontal_flip",
-                "zoom_range", "shear_range", "fill_mode")
+                "zoom_range", "shear_range", "fill_mode", "alternating_flip")
 FILL_MODES = ("nearest", "reflect", "wrap", "constant")
 
 
@@ -29,8 +33,13 @@ class Experiment:
     `augment` (ImageDataGenerator parameters: rotation in degrees, shifts as a
     fraction of the image or, when >= 1, in pixels, zoom as a fraction),
     `augment_engine` (how augmentation is computed), `precision` (a Keras dtype policy
-    or 'auto'), `source` (where the recipe comes from) and `claim` (the accuracy the
-    source claims; never ours).
+    or 'auto'), `val_split` (validation images held out of the 50,000 unless the
+    command line says otherwise), `ema_momentum` (0: off; else the test uses an
+    exponential moving average of the weights, Keras' `use_ema`), `evaluate_weights`
+    ('best' checkpoint, or the 'final' weights), `tta_level` (models.tta: 0 none, 1
+    mirror, 2 mirror and 1-pixel translations), `target_accuracy` (test top-1, 0-1, whose
+    time-to-reach is printed; None for none), `source` (where the recipe comes from) and
+    `claim` (the accuracy the source claims; never ours).
     """
 
     name: str
@@ -49,6 +58,11 @@ class Experiment:
     augment_engine: str = "layers"
     label_smoothing: float = 0.0
     precision: str = "auto"
+    val_split: int = 5000
+    ema_momentum: float = 0.0
+    evaluate_weights: str = "best"
+    tta_level: int = 0
+    target_accuracy: float = None
     source: str = ""
     claim: str = ""
     search_space: dict = dataclasses.field(default_factory=dict)
@@ -58,13 +72,20 @@ class Experiment:
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("precision", self.precision, PRECISIONS)
         _check_choice("augment engine", self.augment_engine, AUGMENT_ENGINES)
+        _check_choice("evaluate_weights", self.evaluate_weights, EVALUATE_WEIGHTS)
+        if self.tta_level not in TTA_LEVELS:
+            raise SuiteError(f"tta_level must be one of 0, 1, 2, got {self.tta_level!r}")
+        if self.augment.get("alternating_flip") and self.augment_engine != "layers":
+            raise SuiteError("alternating_flip needs the 'layers' augment engine")
         for key in ("epochs", "batch_size"):
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise SuiteError(f"{key.replace('_', '-')} must be a positive integer, got {value!r}")
         if not self.lr > 0:
             raise SuiteError(f"lr must be positive, got {self.lr!r}")
-        for key in ("momentum", "weight_decay", "label_smoothing"):
+        if not isinstance(self.val_split, int) or self.val_split < 0:
+            raise SuiteError(f"val-split must be a non-negative integer, got {self.val_split!r}")
+        for key in ("momentum", "weight_decay", "label_smoothing", "ema_momentum"):
             if not 0 <= getattr(self, key) < 1:
                 raise SuiteError(f"{key.replace('_', '-')} must be within [0, 1), got {getattr(self, key)!r}")
         check_augment(self.augment)
@@ -108,9 +129,9 @@ def check_augment(augment):
             raise UnknownNameError("augmentation parameter", key, AUGMENT_KEYS)
         if key == "fill_mode":
             _check_choice("fill_mode", value, FILL_MODES)
-        elif key == "horizontal_flip":
+        elif key in ("horizontal_flip", "alternating_flip"):
             if not isinstance(value, bool):
-                raise SuiteError(f"horizontal_flip must be true or false, got {value!r}")
+                raise SuiteError(f"{key} must be true or false, got {value!r}")
         elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise SuiteError(f"{key} must be a non-negative number, got {value!r}")
 

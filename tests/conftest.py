@@ -66,11 +66,16 @@ def real_subset(tmp_path_factory):
     given = os.environ.get("CIFAR10_SUBSET_DIR")
     if given and os.path.isdir(given):
         return given
+    return prepare_real(tmp_path_factory, per_class_train=30, per_class_test=20)
+
+
+def prepare_real(tmp_path_factory, per_class_train, per_class_test):
+    """Write real CIFAR-10 images from ../shared (N training, M test images a class); skip without it."""
     if not os.path.isfile(PREPARE):
         pytest.skip("../shared/data is absent: no real CIFAR-10 images")
-    out = tmp_path_factory.mktemp("cifar-subset")
-    subprocess.run([sys.executable, PREPARE, str(out), "--per-class-train", "30", "--per-class-test", "20"],
-                   check=True, capture_output=True)
+    out = tmp_path_factory.mktemp("cifar-real")
+    subprocess.run([sys.executable, PREPARE, str(out), "--per-class-train", str(per_class_train),
+                    "--per-class-test", str(per_class_test)], check=True, capture_output=True)
     return str(out)
 
 

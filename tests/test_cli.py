@@ -27,10 +27,6 @@ def one_error_line(capsys, argv):
     return err[0]
 
 
-def test_load_without_shipped_model_says_so(capsys):
-    assert "no pretrained model is shipped yet" in one_error_line(capsys, ["load"])
-
-
 def test_list_shows_models_with_parameter_counts_and_recipes(capsys):
     assert run.main(["list"]) == 0
     out = capsys.readouterr().out

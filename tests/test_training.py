@@ -1,5 +1,6 @@
 """Training in-process on synthetic images: repeatable with a seed, NaN-safe, never reusing a run folder."""
 import os
+import re
 
 import numpy as np
 import pandas as pd
@@ -58,3 +59,19 @@ def test_a_new_run_never_reuses_a_folder(tmp_path):
     second = new_run_dir(str(tmp_path), "exp")
     assert first != second and os.listdir(second) == []
     assert open(os.path.join(first, "keep.txt")).read() == "x"
+
+
+def test_final_weights_recipe_tests_the_weight_average_with_tta_and_prints_time_to_target(
+        synthetic_dir, tmp_path, capsys):
+    root, _ = synthetic_dir
+    exp = tiny("lenet5", epochs=2, ema_momentum=0.9, evaluate_weights="final", tta_level=2, target_accuracy=0.0,
+               augment={"alternating_flip": True})
+    run_dir, metrics = train(exp, options(root, tmp_path))
+    assert metrics["evaluated"] == "final.h5" and metrics["tta_level"] == 2
+    final, last = (load_saved_model(os.path.join(run_dir, f)) for f in ("final.h5", "last.h5"))
+    assert final.name == "lenet5_tta2"                       # the test-time views are inside the file
+    inner = final.get_layer("lenet5")
+    assert any(not np.array_equal(a, b) for a, b in zip(inner.get_weights(), last.get_weights()))  # the EMA
+    out = capsys.readouterr().out
+    assert re.search(r"time to 0\.0%: \d+ s \(\d+ s training, 2 epochs, \+ \d+ s test evaluation with test-time", out)
+    assert metrics["time_to_target_seconds"] == pytest.approx(metrics["wall_seconds"] + metrics["test_seconds"])

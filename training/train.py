@@ -23,11 +23,11 @@ from data import CLASSES, load_cifar10, split_validation
 from data.pipeline import check_batch_size, steps_per_epoch, train_dataset
 from errors import SuiteError
 from experiments import Experiment
-from models import create_model
+from models import adapt_model, create_model, with_test_time_augmentation
 from training.evaluate import EVAL_BATCH_SIZE, evaluate_model, load_saved_model
 from training.hardware import STRATEGIES, describe_device, distribution_scope, resolve_precision
 from training.losses import make_loss
-from training.rundir import new_run_dir, read_json, write_json, write_text
+from training.rundir import commit_file, new_run_dir, read_json, write_json, write_text
 
 
 @dataclasses.dataclass
@@ -35,14 +35,15 @@ class RunOptions:
     """How to run an experiment, apart from the recipe itself.
 
     Fields: data_dir (local CIFAR-10, or None for $CIFAR10_DIR / download), val_split
-    (validation images carved from the training data; 0 for none), limit_train (keep
+    (validation images carved from the training data; 0 for none; None: the
+    experiment's `val_split`, or 5000 for sweeps), limit_train (keep
     only the first N training images after the split; None for all), seed, output_dir
     (parent of run folders), strategy (training.hardware.STRATEGIES), verbose (Keras
     fit verbosity; None: a progress bar on a terminal, else only the one-line summaries).
     """
 
     data_dir: str = None
-    val_split: int = 5000
+    val_split: int = None
     limit_train: int = None
     seed: int = 0
     output_dir: str = "runs"
@@ -54,10 +55,14 @@ class RunOptions:
             raise SuiteError(f"unknown strategy {self.strategy!r}; choose one of: {', '.join(STRATEGIES)}")
 
 
-def load_splits(opts):
-    """Load CIFAR-10 and split it: ((x, y) train, (x, y) validation or None, (x, y) test)."""
+def load_splits(opts, default_val_split=5000):
+    """Load CIFAR-10 and split it: ((x, y) train, (x, y) validation or None, (x, y) test).
+
+    The validation split is opts.val_split images, or `default_val_split` when that is None.
+    """
     (x, y), test = load_cifar10(opts.data_dir)
-    train, val = split_validation(x, y, opts.val_split, seed=0)   # same hold-out for every run
+    n_val = default_val_split if opts.val_split is None else opts.val_split
+    train, val = split_validation(x, y, n_val, seed=0)   # same hold-out for every run
     if opts.limit_train:
         train = (train[0][:opts.limit_train], train[1][:opts.limit_train])
     return train, val, test
@@ -66,19 +71,28 @@ def load_splits(opts):
 def make_optimizer(exp, learning_rate):
     """The experiment's Keras optimizer with `learning_rate` (a float or a schedule)."""
     wd = exp.weight_decay or None
+    # Keras' own weight averaging: at the end of fit the weights become their moving average.
+    ema = {"use_ema": True, "ema_momentum": exp.ema_momentum} if exp.ema_momentum else {}
     if exp.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate, momentum=exp.momentum, nesterov=exp.nesterov, weight_decay=wd)
+        return keras.optimizers.SGD(learning_rate, momentum=exp.momentum, nesterov=exp.nesterov, weight_decay=wd,
+                                    **ema)
     if exp.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate, weight_decay=wd)
+        return keras.optimizers.Adam(learning_rate, weight_decay=wd, **ema)
     if exp.optimizer == "adamw":
-        return keras.optimizers.AdamW(learning_rate, weight_decay=exp.weight_decay or 0.004)
-    return keras.optimizers.RMSprop(learning_rate, momentum=exp.momentum, weight_decay=wd)
+        return keras.optimizers.AdamW(learning_rate, weight_decay=exp.weight_decay or 0.004, **ema)
+    return keras.optimizers.RMSprop(learning_rate, momentum=exp.momentum, weight_decay=wd, **ema)
 
 
-def compiled_model(exp, learning_rate):
+def compiled_model(exp, learning_rate, images=None):
     """The experiment's registered model, compiled with its optimizer (at `learning_rate`, a float or
-    schedule), its loss and top-1 accuracy; used by training, sweeps and the throughput benchmark."""
+    schedule), its loss and top-1 accuracy; used by training, sweeps and the throughput benchmark.
+
+    `images` (uint8 (N, 32, 32, 3) training images) adapt the model's data-dependent layers
+    (`models.adapt_model`, such as fast94's patch whitening); None leaves them as built.
+    """
     model = create_model(exp.model, **exp.model_kwargs)
+    if images is not None:
+        adapt_model(model, images)
     model.compile(optimizer=make_optimizer(exp, learning_rate), loss=make_loss(exp.label_smoothing),
                   metrics=["accuracy"])
     return model
@@ -153,6 +167,7 @@ def prepare(exp, opts):
     keras.utils.set_random_seed(opts.seed)
     precision = resolve_precision(exp.precision)
     keras.mixed_precision.set_dtype_policy(precision)
+    opts = dataclasses.replace(opts, val_split=exp.val_split if opts.val_split is None else opts.val_split)
     (x, y), val, test = load_splits(opts)
     check_batch_size(exp.batch_size, len(x))
     scope, strategy = distribution_scope(opts.strategy)
@@ -162,7 +177,7 @@ def prepare(exp, opts):
     learning_rate, extra = make_schedule(exp.schedule, exp.lr, exp.schedule_args, exp.epochs,
                                          steps_per_epoch(len(x), exp.batch_size))
     with scope:
-        model = compiled_model(exp, learning_rate)
+        model = compiled_model(exp, learning_rate, images=x)
     return Session(exp, opts, model, (x, y), val, test, env, extra)
 
 
@@ -253,7 +268,7 @@ def fit_and_finish(session, run_dir, first_epoch):
         done = RunBackup.completed_epochs(run_dir)
         raise TrainingInterrupted(f"{done} of {exp.epochs} epochs are saved in {run_dir}; "
                                   f"continue with: python run.py train --resume {run_dir}") from None
-    metrics = finish_run(run_dir, session.env, *session.test)
+    metrics = finish_run(run_dir, session)
     shutil.rmtree(os.path.join(run_dir, "backup"), ignore_errors=True)
     return metrics
 
@@ -264,30 +279,68 @@ def misclassified(predictions, labels, n=50):
     return [[int(i), int(labels[i]), int(predictions[i])] for i in wrong]
 
 
-def finish_run(run_dir, env, x_test, y_test):
-    """Evaluate best.h5 on the test split; write metrics.json and confusion_matrix.png.
+def test_model(run_dir, exp, model):
+    """The model the test split measures, and the file holding it.
+
+    evaluate_weights 'best': best.h5; 'final': the weights as training left them (the
+    weight average with ema_momentum), saved atomically as final.h5. With tta_level > 0
+    the model is wrapped in its test-time views (models.tta); final.h5 holds the wrapper.
+
+    Returns:
+        (keras.Model (N, 32, 32, 3) uint8 -> (N, 10), file name in run_dir).
+    """
+    if exp.evaluate_weights == "best":
+        return with_test_time_augmentation(load_saved_model(os.path.join(run_dir, "best.h5")), exp.tta_level), "best.h5"
+    model = with_test_time_augmentation(model, exp.tta_level)
+    tmp = os.path.join(run_dir, "final.tmp.h5")
+    model.save(tmp)
+    commit_file(tmp, os.path.join(run_dir, "final.h5"))
+    return model, "final.h5"
+
+
+def announce_target(exp, top1, train_seconds, eval_seconds):
+    """Print the time to the experiment's target test accuracy; returns it in seconds (None if missed)."""
+    if exp.target_accuracy is None:
+        return None
+    target = f"{100 * exp.target_accuracy:.1f}%"
+    if top1 < exp.target_accuracy:
+        print(f"did not reach {target} test top-1 ({100 * top1:.2f}% after {exp.epochs} epochs)")
+        return None
+    total = train_seconds + eval_seconds
+    print(f"time to {target}: {total:.0f} s ({train_seconds:.0f} s training, {exp.epochs} epochs, "
+          f"+ {eval_seconds:.0f} s test evaluation{' with test-time augmentation' if exp.tta_level else ''})")
+    return total
+
+
+def finish_run(run_dir, session):
+    """Evaluate the run's test model (see `test_model`) on the test split; write metrics.json and
+    confusion_matrix.png; print the accuracy and, for a recipe with a target, the time to it.
 
     Training time (`wall_seconds`) is the sum of the epochs' seconds in history.csv,
     so a resumed run counts every session's epochs and nothing twice.
     """
+    exp, (x_test, y_test) = session.exp, session.test
     history = read_history(os.path.join(run_dir, "history.csv"))
-    best = load_saved_model(os.path.join(run_dir, "best.h5"))
-    result = evaluate_model(best, x_test, y_test)
+    model, evaluated = test_model(run_dir, exp, session.model)
+    result = evaluate_model(model, x_test, y_test)
     monitor = "val_accuracy" if "val_accuracy" in history else "accuracy"
     wall_seconds = float(history["seconds"].sum())
     metrics = {
         "test_top1": result["top1"], "test_loss": result["loss"], "per_class": result["per_class"],
-        "confusion": result["confusion"], "test_images": result["n"], "evaluated": "best.h5",
+        "confusion": result["confusion"], "test_images": result["n"], "evaluated": evaluated,
+        "tta_level": exp.tta_level,
         "best_epoch": int(np.argmax(history[monitor])) + 1, f"best_{monitor}": float(np.max(history[monitor])),
-        "epochs": len(history), "wall_seconds": wall_seconds,
+        "epochs": len(history), "wall_seconds": wall_seconds, "test_seconds": result["seconds"],
+        "time_to_target_seconds": announce_target(exp, result["top1"], wall_seconds, result["seconds"]),
         "seconds_per_epoch": float(history["seconds"].mean()),
         "train_images_per_s": median_train_speed(history), "inference_images_per_s": result["images_per_s"],
         "misclassified": misclassified(result["predictions"], y_test),
         "resumed_after_epochs": read_json(os.path.join(run_dir, "config.json")).get("resumed_after_epochs", []),
-        **env,
+        **session.env,
     }
     write_json(os.path.join(run_dir, "metrics.json"), metrics)
     plot_confusion_matrix(np.array(result["confusion"]), CLASSES, os.path.join(run_dir, "confusion_matrix.png"))
-    print(f"test top-1 accuracy of best.h5 (epoch {metrics['best_epoch']}): {100 * result['top1']:.2f}%; "
+    which = f"{evaluated} (epoch {metrics['best_epoch']})" if evaluated == "best.h5" else evaluated
+    print(f"test top-1 accuracy of {which}: {100 * result['top1']:.2f}%; "
           f"training time {wall_seconds:.0f} s; {metrics['train_images_per_s']:.0f} training img/s")
     return metrics

@@ -73,7 +73,7 @@ class ExperimentHyperModel(keras_tuner.HyperModel):
     def build(self, hp):
         exp = self.trial_experiment(hp)
         learning_rate, _ = self._schedule(exp)
-        return compiled_model(exp, learning_rate)
+        return compiled_model(exp, learning_rate, images=self.train[0])
 
     def fit(self, hp, model, *args, epochs=None, initial_epoch=0, callbacks=(), **kwargs):
         """Train one trial; keras-tuner passes its callbacks (and, for hyperband, epochs)."""

@@ -1,0 +1,81 @@
+"""Shipped models: sha256 checked before loading, cards written from the run, accuracy as carded."""
+import os
+
+import pytest
+
+import pretrained
+import pretrained.ship as ship
+import run
+from conftest import prepare_real
+from experiments import get_experiment
+from test_cli import one_error_line
+from training.train import RunOptions, train
+
+
+@pytest.fixture
+def shelf(tmp_path, monkeypatch):
+    """An empty pretrained folder in tmp_path, in place of the real one."""
+    folder = tmp_path / "pretrained"
+    folder.mkdir()
+    for module in (pretrained, ship):
+        monkeypatch.setattr(module, "HERE", str(folder))
+        monkeypatch.setattr(module, "MANIFEST", str(folder / "manifest.json"))
+    return folder
+
+
+@pytest.fixture
+def shipped_run(synthetic_dir, tmp_path, shelf):
+    root, _ = synthetic_dir
+    exp = get_experiment("lenet5").with_overrides(epochs=1, batch_size=10)
+    run_dir, metrics = train(exp, RunOptions(data_dir=str(root), val_split=10, output_dir=str(tmp_path / "runs"),
+                                             verbose=0))
+    entry = ship.ship("tiny", run_dir, note="Trained for one epoch only.")
+    return shelf, run_dir, metrics, entry
+
+
+def test_ship_copies_the_tested_model_and_writes_its_card(shipped_run):
+    shelf, run_dir, metrics, entry = shipped_run
+    assert entry["sha256"] == pretrained.sha256(os.path.join(run_dir, "best.h5"))
+    assert pretrained.shipped()["tiny"]["test_top1"] == metrics["test_top1"]
+    card = (shelf / "tiny.md").read_text()
+    for fact in (entry["sha256"], f"{100 * metrics['test_top1']:.2f}%", "Trained for one epoch only.",
+                 "5.8/255", "| epochs | 1 of batch 10", "| airplane |"):
+        assert fact in card
+    assert pretrained.resolve("tiny") == str(shelf / "tiny.h5")
+
+
+def test_load_evaluates_a_shipped_model_and_quotes_its_card(shipped_run, synthetic_dir, capsys):
+    root, _ = synthetic_dir
+    assert run.main(["load", "tiny", "--data-dir", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "model card pretrained/tiny.md" in out and "test top-1 accuracy" in out
+
+
+def test_a_changed_file_is_refused_before_loading(shipped_run, capsys):
+    shelf = shipped_run[0]
+    with open(shelf / "tiny.h5", "r+b") as f:
+        f.seek(5000)
+        f.write(b"\0\1\2\3")
+    assert "does not match the manifest" in one_error_line(capsys, ["load", "tiny"])
+    os.remove(shelf / "tiny.h5")
+    assert "shipped model file is missing" in one_error_line(capsys, ["load", "tiny"])
+
+
+def test_nothing_shipped_says_so(shelf, capsys):
+    assert "no pretrained model 'fast94'; shipped: none" in one_error_line(capsys, ["load"])
+
+
+@pytest.fixture(scope="session")
+def real_test_split(tmp_path_factory):
+    """The full real CIFAR-10 test split (and 10 training images a class) from ../shared, else skip."""
+    return prepare_real(tmp_path_factory, per_class_train=10, per_class_test=1000)
+
+
+@pytest.mark.parametrize("name", sorted(pretrained.shipped()))
+def test_shipped_model_scores_its_carded_accuracy_on_the_real_test_split(name, real_test_split):
+    from data import load_cifar10
+    from training.evaluate import evaluate_model, load_saved_model
+    _, (x, y) = load_cifar10(real_test_split)
+    assert len(y) == 10000
+    result = evaluate_model(load_saved_model(pretrained.resolve(name)), x, y)
+    assert result["top1"] == pytest.approx(pretrained.shipped()[name]["test_top1"], abs=0.003)
