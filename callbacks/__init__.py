@@ -3,6 +3,7 @@ and crash-safe checkpoints (Keras' ModelCheckpoint and BackupAndRestore, written
 """
 from callbacks.backup import AtomicModelCheckpoint, RunBackup  # noqa: F401
 from callbacks.epoch_stats import EpochStats  # noqa: F401
+from callbacks.lookahead import Lookahead  # noqa: F401
 from callbacks.history import HistoryCSV, median_train_speed, read_history  # noqa: F401
 from callbacks.nan_guard import NonFiniteLoss, StopOnNonFiniteLoss  # noqa: F401
 from callbacks.plots import PlotHistory, plot_confusion_matrix, plot_history  # noqa: F401

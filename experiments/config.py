@@ -60,6 +60,7 @@ class Experiment:
     precision: str = "auto"
     val_split: int = 5000
     ema_momentum: float = 0.0
+    lookahead: float = 0.0
     evaluate_weights: str = "best"
     tta_level: int = 0
     target_accuracy: float = None
@@ -85,7 +86,7 @@ class Experiment:
             raise SuiteError(f"lr must be positive, got {self.lr!r}")
         if not isinstance(self.val_split, int) or self.val_split < 0:
             raise SuiteError(f"val-split must be a non-negative integer, got {self.val_split!r}")
-        for key in ("momentum", "weight_decay", "label_smoothing", "ema_momentum"):
+        for key in ("momentum", "weight_decay", "label_smoothing", "ema_momentum", "lookahead"):
             if not 0 <= getattr(self, key) < 1:
                 raise SuiteError(f"{key.replace('_', '-')} must be within [0, 1), got {getattr(self, key)!r}")
         check_augment(self.augment)

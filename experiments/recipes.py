@@ -107,13 +107,12 @@ register_experiment(Experiment(
 # lr 11.5 / (1024 * (1 + 1/(1 - 0.85))) per image: a mean-loss lr of 1.5. Its weight decay
 # (0.0153 per 1024 images, added to the gradient, so amplified 1/(1 - momentum) by momentum)
 # is 0.0133 x the lr factor per step: Keras' decoupled weight_decay 0.0133 / 1.5 = 0.0089.
-# Its lookahead (every 5 steps, weights <- their moving average) becomes Keras' use_ema with
-# per-step momentum 0.95 (= its final 0.77 per 5 steps), used only at the end.
+# Its lookahead (every 5 steps, weights <- their moving average) is callbacks.Lookahead.
 register_experiment(Experiment(
     name="fast94", model="fast94",
     optimizer="sgd", lr=1.5, momentum=0.85, nesterov=True, weight_decay=0.0089, label_smoothing=0.2,
     schedule="warmup_linear", schedule_args={"warmup": 0.23, "start": 0.2, "end": 0.07},
-    batch_size=1024, epochs=12, val_split=0, ema_momentum=0.95, evaluate_weights="final", tta_level=2,
+    batch_size=1024, epochs=12, val_split=0, lookahead=0.95, evaluate_weights="final", tta_level=2,
     augment={"width_shift_range": 2, "height_shift_range": 2, "fill_mode": "reflect", "alternating_flip": True},
     target_accuracy=0.94,
     source=("airbench94 (Keller Jordan 2024): batch 1024, Nesterov SGD momentum 0.85, label smoothing 0.2, "

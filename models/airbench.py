@@ -21,7 +21,8 @@ class PatchWhitening(layers.Layer):
 
     Input (N, H, W, C) floats; output (N, H-1, W-1, 2*4*C): the projections of each
     2x2 patch on the eigenvectors of the patch covariance, scaled by 1/sqrt(eigenvalue
-    + eps), and their negatives (airbench94's `init_whitening_conv`). Call `adapt(images)`
+    + eps x the mean pixel variance), and their negatives (airbench94's `init_whitening_conv`,
+    whose eps 5e-4 applies to images normalized to unit variance). Call `adapt(images)`
     before training; the kernel is never trained, the bias is (airbench trains it for
     the first 3 epochs only). Unlike airbench the patches are centred on their mean, which
     replaces its per-channel normalization.
@@ -45,8 +46,10 @@ class PatchWhitening(layers.Layer):
         patches = np.stack([x[:, i:h - p + 1 + i, j:w - p + 1 + j, :] for i in range(p) for j in range(p)], axis=3)
         patches = patches.reshape(-1, p * p * c)          # (pixels, p*p*C) in (row, col, channel) order
         mean = patches.mean(axis=0)
-        eigenvalues, eigenvectors = np.linalg.eigh(np.cov(patches - mean, rowvar=False))
-        scaled = eigenvectors[:, ::-1] / np.sqrt(eigenvalues[::-1] + self.eps)    # columns: largest first
+        covariance = np.cov(patches - mean, rowvar=False)
+        eigenvalues, eigenvectors = np.linalg.eigh(covariance)
+        eps = self.eps * np.trace(covariance) / len(covariance)                   # relative to the pixel variance
+        scaled = eigenvectors[:, ::-1] / np.sqrt(eigenvalues[::-1] + eps)         # columns: largest first
         kernel = np.concatenate([scaled, -scaled], axis=1)
         self.kernel.assign(kernel.reshape(p, p, c, -1).astype("float32"))
         self.bias.assign((-mean @ kernel).astype("float32"))
@@ -133,7 +136,7 @@ def fast94(input_shape=(32, 32, 3), classes=10, widths=(64, 256, 256), activatio
            bn_momentum=0.4, bias_scale=8.0, scaling_factor=1 / 9):
     """airbench94's network (Keller Jordan, 2024): patch whitening, three conv groups, a linear head.
 
-    Layers: PatchWhitening (2x2, 24 channels, 31x31) -> conv_group x3 with `widths`
+    Layers: PatchWhitening (2x2, 24 channels, 31x31) -> activation -> conv_group x3 with `widths`
     (64/256/256 filters at 15x15, 7x7, 3x3 pixels) -> 3x3 max pool -> Dense(classes,
     no bias) x `scaling_factor` -> softmax. About 1.97M trained parameters. Call
     `models.adapt_model(model, images)` before training to compute the whitening.
@@ -155,7 +158,7 @@ def fast94(input_shape=(32, 32, 3), classes=10, widths=(64, 256, 256), activatio
         keras.Model (N, 32, 32, 3) uint8 -> (N, classes) probabilities.
     """
     inputs, x = rescale_input(input_shape)
-    x = PatchWhitening(name="whitening")(x)
+    x = layers.Activation(activation)(PatchWhitening(name="whitening")(x))
     for filters in widths:
         x = conv_group(x, filters, activation, bn_momentum, bias_scale)
     x = layers.GlobalMaxPooling2D()(x)          # the 3x3 max pool of the last 3x3 map

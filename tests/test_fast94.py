@@ -3,6 +3,7 @@ import keras
 import numpy as np
 import pytest
 
+from callbacks.lookahead import Lookahead
 from callbacks.schedules import make_schedule
 from data.pipeline import train_dataset
 from models import adapt_model, create_model, with_test_time_augmentation
@@ -101,3 +102,41 @@ def test_alternating_flip_mirrors_each_image_in_every_other_epoch():
     assert 0 < flipped[0].sum() < 12                                   # a random half to start with
     np.testing.assert_array_equal(flipped[1], ~flipped[0])
     np.testing.assert_array_equal(flipped[2], flipped[0])
+
+
+def lookahead_fit(callbacks, steps=20):
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(8 * steps // 2, 4)), rng.normal(size=(8 * steps // 2, 2))
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.BatchNormalization(),
+                              keras.layers.Dense(2)])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0, callbacks=callbacks)
+    return model
+
+
+def test_lookahead_moves_weights_to_their_average_and_ends_on_it():
+    plain = lookahead_fit([]).get_weights()
+    no_op = lookahead_fit([Lookahead(20, base=0.0)]).get_weights()        # decay 0: weights stay as trained
+    for a, b in zip(plain, no_op):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    la = Lookahead(20, base=0.95)
+    model = lookahead_fit([la])
+    assert any(not np.allclose(a, b) for a, b in zip(plain, model.get_weights()))
+    floats = [v for v in model.weights if "float" in str(v.dtype)]
+    assert len(floats) == 8 and any("moving_mean" in v.path for v in floats)   # BN statistics included
+    for avg, var in zip(la.average, floats):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(avg), keras.ops.convert_to_numpy(var.value))
+
+
+def test_lookahead_update_is_a_lerp_towards_the_weights():
+    la = Lookahead(10)
+    la.set_model(lookahead_fit([]))
+    la.on_train_begin()
+    la.on_train_batch_begin(0)
+    start = [keras.ops.convert_to_numpy(a) for a in la.average]
+    moved = [s + 1.0 for s in start]
+    la.model.set_weights(moved)
+    la.update(0.25)
+    for s, v in zip(start, la.model.get_weights()):
+        np.testing.assert_allclose(v, s + 0.75, atol=1e-6)

@@ -75,3 +75,12 @@ def test_final_weights_recipe_tests_the_weight_average_with_tta_and_prints_time_
     out = capsys.readouterr().out
     assert re.search(r"time to 0\.0%: \d+ s \(\d+ s training, 2 epochs, \+ \d+ s test evaluation with test-time", out)
     assert metrics["time_to_target_seconds"] == pytest.approx(metrics["wall_seconds"] + metrics["test_seconds"])
+
+
+def test_fast94_recipe_runs_end_to_end_with_whitening_lookahead_and_tta(synthetic_dir, tmp_path):
+    root, _ = synthetic_dir
+    exp = get_experiment("fast94").with_overrides(epochs=1, batch_size=10)
+    run_dir, metrics = train(exp, options(root, tmp_path))
+    assert metrics["evaluated"] == "final.h5" and metrics["tta_level"] == 2 and metrics["epochs"] == 1
+    whitening = load_saved_model(os.path.join(run_dir, "final.h5")).get_layer("fast94").get_layer("whitening")
+    assert np.abs(whitening.get_weights()[0]).max() > 0                 # adapted to the training images

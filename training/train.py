@@ -16,8 +16,8 @@ import sys
 import keras
 import numpy as np
 
-from callbacks import (AtomicModelCheckpoint, EpochStats, HistoryCSV, NonFiniteLoss, PlotHistory, RunBackup,
-                       StopOnNonFiniteLoss, make_schedule, median_train_speed, plot_confusion_matrix,
+from callbacks import (AtomicModelCheckpoint, EpochStats, HistoryCSV, Lookahead, NonFiniteLoss, PlotHistory,
+                       RunBackup, StopOnNonFiniteLoss, make_schedule, median_train_speed, plot_confusion_matrix,
                        read_history)
 from data import CLASSES, load_cifar10, split_validation
 from data.pipeline import check_batch_size, steps_per_epoch, train_dataset
@@ -98,6 +98,16 @@ def compiled_model(exp, learning_rate, images=None):
     return model
 
 
+def schedule_and_callbacks(exp, n_train):
+    """The recipe's learning rate (float or schedule) and the callbacks it needs (ReduceLROnPlateau,
+    Lookahead) for `n_train` training images; used by training and by sweeps."""
+    steps = steps_per_epoch(n_train, exp.batch_size)
+    learning_rate, extra = make_schedule(exp.schedule, exp.lr, exp.schedule_args, exp.epochs, steps)
+    if exp.lookahead:
+        extra = [*extra, Lookahead(exp.epochs * steps, base=exp.lookahead)]
+    return learning_rate, extra
+
+
 def make_callbacks(run_dir, exp, n_train, has_val, extra, first_epoch=0):
     """Keras callbacks of a run, in order: NaN guard, stats, schedule, history, checkpoints, plots, backup.
 
@@ -174,8 +184,7 @@ def prepare(exp, opts):
     env = environment(precision, strategy)
     print(f"{exp.name}: {len(x)} training, {len(val[0]) if val else 0} validation, {len(test[0])} test images; "
           f"precision {precision}; strategy {strategy}; {env['device']}")
-    learning_rate, extra = make_schedule(exp.schedule, exp.lr, exp.schedule_args, exp.epochs,
-                                         steps_per_epoch(len(x), exp.batch_size))
+    learning_rate, extra = schedule_and_callbacks(exp, len(x))
     with scope:
         model = compiled_model(exp, learning_rate, images=x)
     return Session(exp, opts, model, (x, y), val, test, env, extra)

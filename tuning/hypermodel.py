@@ -4,11 +4,11 @@ import os
 import keras
 import keras_tuner
 
-from callbacks import EpochStats, HistoryCSV, make_schedule
+from callbacks import EpochStats, HistoryCSV
 from data.pipeline import steps_per_epoch, train_dataset
 from experiments.search import apply_point, search_space
 from training.evaluate import EVAL_BATCH_SIZE
-from training.train import RunOptions, compiled_model, write_run_header
+from training.train import RunOptions, compiled_model, schedule_and_callbacks, write_run_header
 
 
 def declare(hp, name, spec):
@@ -57,8 +57,7 @@ class ExperimentHyperModel(keras_tuner.HyperModel):
         return apply_point(self.exp, values).with_overrides(epochs=self.epochs)
 
     def _schedule(self, exp):
-        steps = steps_per_epoch(len(self.train[0]), exp.batch_size)
-        return make_schedule(exp.schedule, exp.lr, exp.schedule_args, self.epochs, steps)
+        return schedule_and_callbacks(exp, len(self.train[0]))
 
     def _trial_folder(self, exp, model):
         """Write the trial's run folder header; returns the callbacks that fill in its history."""
