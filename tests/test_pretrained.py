@@ -79,3 +79,14 @@ def test_shipped_model_scores_its_carded_accuracy_on_the_real_test_split(name, r
     assert len(y) == 10000
     result = evaluate_model(load_saved_model(pretrained.resolve(name)), x, y)
     assert result["top1"] == pytest.approx(pretrained.shipped()[name]["test_top1"], abs=0.003)
+
+
+def test_a_fresh_process_loads_a_model_with_the_suites_own_layers(tmp_path, synthetic_dir):
+    from conftest import run_cli
+    from models import create_model, with_test_time_augmentation
+    root, _ = synthetic_dir
+    path = tmp_path / "tta.h5"
+    with_test_time_augmentation(create_model("fast94"), 2).save(path)
+    done = run_cli("load", path, "--data-dir", root)
+    assert done.returncode == 0, done.stderr
+    assert "test top-1 accuracy" in done.stdout

@@ -25,6 +25,8 @@ def load_saved_model(path):
     """
     import h5py
     import keras
+
+    import models  # noqa: F401  (registers the suite's own layers: patch whitening, test-time views)
     if not os.path.isfile(path):
         raise SuiteError(f"{path}: no such model file")
     if path.endswith((".h5", ".hdf5")):
