@@ -138,7 +138,7 @@ def fast94(input_shape=(32, 32, 3), classes=10, widths=(64, 256, 256), activatio
 
     Layers: PatchWhitening (2x2, 24 channels, 31x31) -> activation -> conv_group x3 with `widths`
     (64/256/256 filters at 15x15, 7x7, 3x3 pixels) -> 3x3 max pool -> Dense(classes,
-    no bias) x `scaling_factor` -> softmax. About 1.97M trained parameters. Call
+    no bias) x `scaling_factor` -> softmax. 1,971,352 trained parameters. Call
     `models.adapt_model(model, images)` before training to compute the whitening.
 
     Where it differs from airbench94: exact GELU by default (`activation`, any Keras name);

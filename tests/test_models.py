@@ -12,7 +12,7 @@ PARAMS = {
     "baseline": 1_172_410, "ygnet": 1_369_738, "lenet5": 395_006,
     "allcnn_c": 1_369_738, "tutorial_cnn": 62_006, "mlp": 1_562_060,
     "cs231n_vgg_a": 2_426_826, "cs231n_vgg_b": 853_962, "convnet5": 1_454_922,
-    "pyramid": 583_530, "mixed6b": 584_394, "fast94": 1_973_944,
+    "pyramid": 583_530, "mixed6b": 584_394, "fast94": 1_971_352,
 }
 REQUIRED = {"baseline", "pyramid", "pyramid_spatial_separable", "pyramid_separable", "pyramid_grouped",
             "pyramid_dilated", "mixed6b", "ygnet", "allcnn_c", "lenet5", "cs231n_vgg_a", "cs231n_vgg_b",
