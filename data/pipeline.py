@@ -60,6 +60,12 @@ def augmentation_layers(augment, image_size=32, seed=None):
     return out
 
 
+def imagedatagenerator_args(augment):
+    """ImageDataGenerator's keyword arguments among an experiment's augmentation parameters
+    (all but alternating_flip, which it has no equivalent for)."""
+    return {k: v for k, v in augment.items() if k != "alternating_flip"}
+
+
 def check_batch_size(batch_size, n_images):
     """Raise SuiteError when a batch is larger than the training data."""
     if batch_size > n_images:
@@ -99,8 +105,7 @@ def train_dataset(x, y, batch_size, augment=None, engine="layers", seed=0, first
         if augment.get("alternating_flip"):
             raise SuiteError("alternating_flip needs the 'layers' augment engine")
         import tensorflow as tf
-        gen = tf.keras.preprocessing.image.ImageDataGenerator(**{k: v for k, v in augment.items()
-                                                                 if k != "alternating_flip"})
+        gen = tf.keras.preprocessing.image.ImageDataGenerator(**imagedatagenerator_args(augment))
         flow = gen.flow(x, y, batch_size=batch_size, shuffle=True, seed=seed)
         flow.total_batches_seen = first_epoch * len(flow)
         return flow
@@ -114,7 +119,8 @@ def _stateless_dataset(x, y, batch_size, augment, seed, first_epoch, epochs):
     aug = augmentation_layers(augment, image_size=x.shape[1])
     images, labels = tf.constant(x), tf.constant(y)
     alternate = bool(augment.get("alternating_flip"))
-    first_flip = tf.constant(np.random.default_rng([seed, 1]).integers(0, 2, len(x)), tf.int64)
+    if alternate:   # each image's flip in even epochs; odd epochs take the other
+        first_flip = tf.constant(np.random.default_rng([seed, 1]).integers(0, 2, len(x)), tf.int64)
     steps = steps_per_epoch(len(x), batch_size)
 
     def epoch_batches(epoch):

@@ -24,7 +24,7 @@ DATA_NOTE = ("CIFAR-10 as written by `../shared/data/prepare_cifar10.py`: the 60
              "figures may differ slightly from the original test set's.")
 
 
-def card(name, run_dir, config, metrics, history, digest, note=""):
+def card(name, config, metrics, history, digest, note=""):
     """The model card (Markdown) of a shipped run."""
     exp, env = config["experiment"], config["environment"]
     total = metrics["wall_seconds"] + metrics.get("test_seconds", 0)
@@ -84,7 +84,7 @@ def ship(name, run_dir, note=""):
     target = os.path.join(HERE, f"{name}.h5")
     shutil.copyfile(os.path.join(run_dir, metrics["evaluated"]), target)
     digest = sha256(target)
-    write_text(os.path.join(HERE, f"{name}.md"), card(name, run_dir, config, metrics, history, digest, note))
+    write_text(os.path.join(HERE, f"{name}.md"), card(name, config, metrics, history, digest, note))
     entry = {"file": f"{name}.h5", "sha256": digest, "card": f"{name}.md", "test_top1": metrics["test_top1"],
              "experiment": config["experiment"]["name"], "command": f"python {config['command']}"}
     write_json(MANIFEST, {**shipped(), name: entry})
