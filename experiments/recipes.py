@@ -117,6 +117,6 @@ register_experiment(Experiment(
     target_accuracy=0.94,
     source=("airbench94 (Keller Jordan 2024): batch 1024, Nesterov SGD momentum 0.85, label smoothing 0.2, "
             "23% warm-up then linear decay, flip + 2-pixel translation with alternating flip, 6-view TTA; "
-            "12 epochs instead of 9.9 (the suite's choice, see the model card)"),
+            "12 epochs instead of 9.9 (the suite's choice)"),
     claim="94.01% mean test accuracy in 9.9 epochs, 3.09 s on one A100",
 ))

@@ -67,22 +67,23 @@ class PartialDirac(initializers.Initializer):
     min(in, out) filters set to the identity (airbench94's `Conv.reset_parameters`).
 
     Shape (kh, kw, in, out); filter i < in passes input channel i through unchanged.
+    `identity=False` leaves out the identity filters (the ablation in benchmarks/ablation.py).
     """
 
-    def __init__(self, seed=None):
-        self.seed = seed
+    def __init__(self, seed=None, identity=True):
+        self.seed, self.identity = seed, identity
 
     def __call__(self, shape, dtype=None):
         kh, kw, c_in, c_out = shape
         bound = 1 / np.sqrt(kh * kw * c_in)
         w = np.random.default_rng(self.seed).uniform(-bound, bound, size=shape)
-        n = min(c_in, c_out)
+        n = min(c_in, c_out) if self.identity else 0
         w[..., :n] = 0
         w[kh // 2, kw // 2, np.arange(n), np.arange(n)] = 1
         return ops.convert_to_tensor(w, dtype=dtype or "float32")
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "identity": self.identity}
 
 
 @saving.register_keras_serializable(package="cifar_suite")
@@ -117,14 +118,15 @@ def batch_norm(x, momentum, bias_scale):
     return ScaledBias(bias_scale)(x)
 
 
-def conv_group(x, filters, activation, momentum, bias_scale):
+def conv_group(x, filters, activation, momentum, bias_scale, identity_init=True):
     """airbench94's ConvGroup: conv -> 2x2 max pool -> BN -> act -> conv -> BN -> act.
 
     Input (N, H, W, C); output (N, H/2, W/2, filters). Convolutions are 3x3, same
-    padding, no bias, initialized by PartialDirac.
+    padding, no bias, initialized by PartialDirac (with identity filters if `identity_init`).
     """
     for i in range(2):
-        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer=PartialDirac())(x)
+        init = PartialDirac(identity=identity_init)
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer=init)(x)
         if i == 0:
             x = layers.MaxPooling2D(2)(x)
         x = layers.Activation(activation)(batch_norm(x, momentum, bias_scale))
@@ -133,7 +135,7 @@ def conv_group(x, filters, activation, momentum, bias_scale):
 
 @register_model
 def fast94(input_shape=(32, 32, 3), classes=10, widths=(64, 256, 256), activation="gelu",
-           bn_momentum=0.4, bias_scale=8.0, scaling_factor=1 / 9):
+           bn_momentum=0.4, bias_scale=8.0, scaling_factor=1 / 9, whitening=True, identity_init=True):
     """airbench94's network (Keller Jordan, 2024): patch whitening, three conv groups, a linear head.
 
     Layers: PatchWhitening (2x2, 24 channels, 31x31) -> activation -> conv_group x3 with `widths`
@@ -153,14 +155,18 @@ def fast94(input_shape=(32, 32, 3), classes=10, widths=(64, 256, 256), activatio
         bn_momentum: Keras BatchNormalization momentum (0.4 = PyTorch's 0.6).
         bias_scale: ScaledBias factor (8 gives airbench's 64x bias learning rate).
         scaling_factor: multiplies the logits (airbench's 1/9).
+        whitening: False puts a trained 2x2 convolution with 24 filters in place of
+            PatchWhitening (benchmarks/ablation.py).
+        identity_init: False initializes convolutions without identity filters.
 
     Returns:
         keras.Model (N, 32, 32, 3) uint8 -> (N, classes) probabilities.
     """
     inputs, x = rescale_input(input_shape)
-    x = layers.Activation(activation)(PatchWhitening(name="whitening")(x))
+    first = PatchWhitening(name="whitening") if whitening else layers.Conv2D(8 * input_shape[-1], 2, name="first_conv")
+    x = layers.Activation(activation)(first(x))
     for filters in widths:
-        x = conv_group(x, filters, activation, bn_momentum, bias_scale)
+        x = conv_group(x, filters, activation, bn_momentum, bias_scale, identity_init)
     x = layers.GlobalMaxPooling2D()(x)          # the 3x3 max pool of the last 3x3 map
     x = layers.Dense(classes, use_bias=False)(x)
     x = layers.Rescaling(scaling_factor)(x)

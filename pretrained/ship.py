@@ -46,7 +46,7 @@ def card(name, config, metrics, history, digest, note=""):
 | command | `python {config['command']}` |
 | experiment | `{exp['name']}`: {exp['source']} |
 | epochs | {metrics['epochs']} of batch {exp['batch_size']}, {exp['optimizer']} lr {exp['lr']:g}, schedule {exp['schedule']} |
-| weights tested | {metrics['evaluated']} ({'weight average (EMA)' if exp.get('ema_momentum') else 'as trained'}) |
+| weights tested | {metrics['evaluated']} ({'weight average (EMA)' if exp.get('ema_momentum') else 'lookahead: the weights end at their running average' if exp.get('lookahead') else 'as trained'}) |
 | training images | {config['options']['val_split'] and 50000 - config['options']['val_split'] or 50000:,} (validation split {config['options']['val_split']}) |
 | wall time | {metrics['wall_seconds']:.0f} s training + {metrics.get('test_seconds', 0):.0f} s test = {total:.0f} s ({total / 60:.1f} min){'; resumed after epochs ' + ', '.join(map(str, resumed)) + ', times summed over sessions' if resumed else ''} |
 | training speed | {metrics['train_images_per_s']:.0f} images/s (median epoch); inference {metrics['inference_images_per_s']:.0f} images/s{passes} |
