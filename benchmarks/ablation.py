@@ -94,7 +94,7 @@ def markdown(rows, args, env, minutes):
              f"{f' --limit-train {args.limit_train}' if args.limit_train else ''}"
              f"{f' --batch-size {args.batch_size}' if args.batch_size else ''} --seed {args.seed}` "
              f"({minutes:.0f} min in all). {args.limit_train or 50000:,} training images, the full test split, "
-             f"seed {args.seed}, one run per row. Machine: {env['device']}, {os.cpu_count()} cores; "
+             f"seed {args.seed}, one run per row. Machine: {env['device']}; "
              f"{platform.platform()}; Keras {env['keras']}, backend {env['backend']}, {env['precision']}.", "",
              "| # | technique added | test top-1 | training s | test s |", "|---|---|---|---|---|"]
     for i, (technique, top1, train_s, test_s, _) in enumerate(rows, 1):

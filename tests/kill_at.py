@@ -55,5 +55,8 @@ if __name__ == "__main__":
     moment, n, sig, sep, *argv = sys.argv[1:]
     assert sep == "--", __doc__
     run.import_backend_quietly()
+    # A shell starts a background job (`cmd &`, as some CI runners do) with SIGINT ignored, and
+    # Python then installs no KeyboardInterrupt handler: restore the one an interactive Ctrl-C meets.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     wrap(*MOMENTS[moment], int(n), getattr(signal, f"SIG{sig}"))
     sys.exit(run.main(argv))
