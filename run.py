@@ -204,10 +204,13 @@ def cmd_list(args):
 def evaluate_file(path, data_dir):
     """Load a model file safely, evaluate it on the test split and print the result."""
     from data import load_cifar10
+    from data.provenance import data_provenance, short_provenance
     from training.evaluate import evaluate_model, format_evaluation, load_saved_model
     model = load_saved_model(path)
-    _, (x_test, y_test) = load_cifar10(data_dir)
-    print(f"{path}:")
+    data_dir = data_dir or os.environ.get("CIFAR10_DIR")
+    train, (x_test, y_test) = load_cifar10(data_dir)
+    provenance = data_provenance(train, (x_test, y_test), data_dir)
+    print(f"{path}, on the test split of {provenance['data_dir']} (data: {short_provenance(provenance)}):")
     print(format_evaluation(evaluate_model(model, x_test, y_test)))
     return 0
 

@@ -79,7 +79,7 @@ def run_rows(args, report):
         run_dir, metrics = train(exp, opts)
         rows.append((technique, metrics["test_top1"], metrics["wall_seconds"], metrics["test_seconds"], run_dir))
         report(rows, metrics)
-    _, _, test = load_splits(opts)
+    _, _, test, _ = load_splits(opts)
     top1, seconds = evaluate_with_views(rows[-1][4], *test)
     rows.append((TTA_STEP, top1, rows[-1][2], seconds, rows[-1][4]))
     report(rows, metrics)

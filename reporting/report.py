@@ -7,12 +7,13 @@ import re
 import pandas as pd
 
 from callbacks import median_train_speed, read_history
+from data.provenance import short_provenance
 from errors import SuiteError
 from reporting import figures
 from training.rundir import read_json, write_csv, write_text
 
 COLUMNS = ["run", "experiment", "model", "parameters", "epochs", "best_val_accuracy", "test_accuracy",
-           "wall_seconds", "images_per_s", "precision", "device"]
+           "wall_seconds", "images_per_s", "precision", "device", "data"]
 
 
 def find_runs(patterns=(), root="runs"):
@@ -64,6 +65,7 @@ def run_row(run_dir):
         "wall_seconds": float(history["seconds"].sum()) if "seconds" in history else None,
         "images_per_s": metrics.get("train_images_per_s") or median_train_speed(history),
         "precision": env.get("precision"), "device": env.get("device"),
+        "data": short_provenance(metrics.get("data") or config.get("data")),
     }
 
 

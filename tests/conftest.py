@@ -11,6 +11,43 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PREPARE = os.path.join(ROOT, "..", "shared", "data", "prepare_cifar10.py")
+AUTO_PRECISION_ENV = "CIFAR10_AUTO_PRECISION"     # as training.hardware (not imported: it loads Keras)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--auto-precision", choices=("float32", "mixed_bfloat16"), default=None,
+                     help="make `--precision auto` resolve to this policy on any CPU, in this process and "
+                          "the CLI subprocesses (sets $CIFAR10_AUTO_PRECISION)")
+
+
+def pytest_configure(config):
+    forced = config.getoption("--auto-precision")
+    if forced:
+        os.environ[AUTO_PRECISION_ENV] = forced
+    config.addinivalue_line("markers", "precision: a test whose result depends on the training precision; "
+                                       "CI runs these again with --auto-precision mixed_bfloat16")
+
+
+def pytest_report_header(config):
+    return f"--precision auto resolves to: {os.environ.get(AUTO_PRECISION_ENV) or 'what this CPU supports'}"
+
+
+@pytest.fixture(autouse=True)
+def keras_global_state():
+    """Every test starts with Keras' float32 policy and default settings, and gets them back afterwards.
+
+    `training.train.prepare` (and a few tests) set the global dtype policy; without this a
+    test would see the policy of whichever test ran before it, which depends on the CPU
+    (`--precision auto`) and on the order of the tests.
+    """
+    import keras
+    saved = (keras.config.floatx(), keras.config.epsilon(), keras.config.image_data_format())
+    keras.mixed_precision.set_dtype_policy("float32")
+    yield
+    keras.mixed_precision.set_dtype_policy("float32")
+    keras.config.set_floatx(saved[0])
+    keras.config.set_epsilon(saved[1])
+    keras.config.set_image_data_format(saved[2])
 
 
 def write_batches(folder, n_train=50, n_test=20, seed=0):

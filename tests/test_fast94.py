@@ -11,6 +11,8 @@ from models.airbench import PartialDirac, PatchWhitening
 from models.tta import ViewTransform
 from training.evaluate import load_saved_model
 
+pytestmark = pytest.mark.precision     # CI runs these again with bfloat16 forced
+
 
 def correlated_images(n=200, seed=0):
     """Images whose neighbouring pixels and channels are strongly correlated, like photographs."""

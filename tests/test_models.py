@@ -92,15 +92,13 @@ def test_create_model_loads_weights(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.precision
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
 def test_output_stays_float32_under_mixed_precision(policy):
     import keras
-    keras.mixed_precision.set_dtype_policy(policy)
-    try:
-        model = create_model("lenet5")
-        assert model.layers[-2].compute_dtype == policy.split("_")[1]     # the last Dense computes in 16 bits
-        p = np.asarray(model.predict(np.zeros((2, 32, 32, 3), np.uint8), verbose=0))
-        assert p.dtype == np.float32
-        np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-5)
-    finally:
-        keras.mixed_precision.set_dtype_policy("float32")
+    keras.mixed_precision.set_dtype_policy(policy)            # conftest restores float32 afterwards
+    model = create_model("lenet5")
+    assert model.layers[-2].compute_dtype == policy.split("_")[1]     # the last Dense computes in 16 bits
+    p = np.asarray(model.predict(np.zeros((2, 32, 32, 3), np.uint8), verbose=0))
+    assert p.dtype == np.float32
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-5)

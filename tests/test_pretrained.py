@@ -6,7 +6,8 @@ import pytest
 import pretrained
 import pretrained.ship as ship
 import run
-from conftest import prepare_real
+from conftest import PREPARE, prepare_real
+from data.provenance import array_sha256
 from experiments import get_experiment
 from test_cli import one_error_line
 from training.train import RunOptions, train
@@ -39,9 +40,43 @@ def test_ship_copies_the_tested_model_and_writes_its_card(shipped_run):
     assert pretrained.shipped()["tiny"]["test_top1"] == metrics["test_top1"]
     card = (shelf / "tiny.md").read_text()
     for fact in (entry["sha256"], f"{100 * metrics['test_top1']:.2f}%", "Trained for one epoch only.",
-                 "5.8/255", "| epochs | 1 of batch 10", "| airplane |"):
+                 "an unrecognised copy of CIFAR-10 (50 training / 20 test images)", metrics["data"]["x_test_sha256"],
+                 "| epochs | 1 of batch 10", "| airplane |"):
         assert fact in card
+    assert "Every seed" not in card and "JPEG" not in card
     assert pretrained.resolve("tiny") == str(shelf / "tiny.h5")
+
+
+def test_a_card_quotes_every_seed_with_their_mean_and_spread(shipped_run, synthetic_dir, tmp_path):
+    shelf, run_dir, metrics, _ = shipped_run
+    root, _ = synthetic_dir
+    exp = get_experiment("lenet5").with_overrides(epochs=1, batch_size=10)
+    other, other_metrics = train(exp, RunOptions(data_dir=str(root), val_split=10, seed=1,
+                                                 output_dir=str(tmp_path / "runs"), verbose=0))
+    entry = ship.ship("tiny", run_dir, seeds=[other])
+    card = (shelf / "tiny.md").read_text()
+    both = [metrics["test_top1"], other_metrics["test_top1"]]
+    assert entry["seeds_test_top1"] == both
+    assert f"Mean test top-1 over 2 seeds: **{50 * sum(both):.2f}%**" in card
+    assert f"| 1 | {100 * other_metrics['test_top1']:.2f}% | 1 |" in card
+
+
+def test_remeasure_writes_the_new_figure_into_manifest_and_card(shipped_run, synthetic_dir, tmp_path):
+    shelf, _, metrics, _ = shipped_run
+    other = tmp_path / "other"
+    from conftest import write_batches
+    write_batches(other / "cifar-10-batches-py", seed=5)
+    from data import load_cifar10
+    from training.evaluate import evaluate_model, load_saved_model
+    _, test = load_cifar10(str(other))
+    expected = evaluate_model(load_saved_model(str(shelf / "tiny.h5")), *test)["top1"]
+    entry = ship.remeasure("tiny", str(other))
+    assert entry["test_top1"] == expected == pretrained.shipped()["tiny"]["test_top1"]
+    card = (shelf / "tiny.md").read_text()
+    assert f"**Test top-1 accuracy: {100 * expected:.2f}%** on the 20 test images of unknown CIFAR-10" in card
+    assert f"the training run reported {100 * metrics['test_top1']:.2f}% on the data it used" in card
+    assert entry["sha256"] in card and card.count("## Data") == 1 and "## Training curve" in card
+    assert card.count("| airplane |") == 1 and "Training run: an unrecognised copy" in card
 
 
 def test_load_evaluates_a_shipped_model_and_quotes_its_card(shipped_run, synthetic_dir, capsys):
@@ -77,6 +112,8 @@ def test_shipped_model_scores_its_carded_accuracy_on_the_real_test_split(name, r
     from training.evaluate import evaluate_model, load_saved_model
     _, (x, y) = load_cifar10(real_test_split)
     assert len(y) == 10000
+    sums = dict(line.split()[::-1] for line in open(os.path.join(os.path.dirname(PREPARE), "cifar10", "SHA256SUMS")))
+    assert array_sha256(x) == sums["x_test"] and array_sha256(y) == sums["y_test"]      # the lossless test split
     result = evaluate_model(load_saved_model(pretrained.resolve(name)), x, y)
     assert result["top1"] == pytest.approx(pretrained.shipped()[name]["test_top1"], abs=0.003)
 

@@ -12,6 +12,8 @@ import pytest
 from conftest import ROOT
 from training.evaluate import load_saved_model
 
+pytestmark = pytest.mark.precision     # CI runs these again with bfloat16 forced
+
 KILL_AT = os.path.join(ROOT, "tests", "kill_at.py")
 
 

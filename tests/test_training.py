@@ -12,6 +12,8 @@ from training.evaluate import load_saved_model
 from training.rundir import new_run_dir
 from training.train import RunOptions, train
 
+pytestmark = pytest.mark.precision     # CI runs these again with bfloat16 forced
+
 
 def tiny(exp_name="tutorial_cnn", **overrides):
     recipe = dict(epochs=2, batch_size=10, augment={"width_shift_range": 0.1, "horizontal_flip": True})

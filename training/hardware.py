@@ -11,8 +11,12 @@ import platform
 import keras
 
 from errors import SuiteError
+from experiments.config import PRECISIONS
 
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
+# Set to a policy name, this makes `--precision auto` resolve to it on any machine: the tests use it
+# to check the bfloat16 path on a CPU without AMX or AVX512-BF16 (`pytest --auto-precision`).
+AUTO_PRECISION_ENV = "CIFAR10_AUTO_PRECISION"
 
 
 def cpu_flags():
@@ -64,25 +68,43 @@ def gpus():
     return []
 
 
+def bf16_units():
+    """The CPU's bfloat16 units, e.g. 'AMX' or 'no AMX, AVX512-BF16' or 'no AMX, no AVX512-BF16'."""
+    flags = cpu_flags()
+    if "amx_bf16" in flags:
+        return "AMX"
+    return "no AMX, " + ("AVX512-BF16" if "avx512_bf16" in flags else "no AVX512-BF16")
+
+
 def describe_device():
-    """One line naming the device training runs on: its GPUs, else the CPU."""
+    """One line naming the device training runs on: its GPUs, else the CPU with its bfloat16 units
+    (e.g. 'CPU AMD EPYC, 2 cores (no AMX, AVX512-BF16)')."""
     found = gpus()
     if found:
         return f"{len(found)} x GPU {found[0][0]}"
-    return f"CPU {cpu_name()}"
+    return f"CPU {cpu_name()} ({bf16_units()})"
 
 
 def resolve_precision(requested="auto"):
     """The Keras dtype policy to train with.
 
-    'auto' gives 'mixed_bfloat16' on a GPU that supports bfloat16 or a CPU with AMX
-    or AVX512-BF16 (bf16 matrix units), else 'float32'. Other values pass through.
+    'auto' gives the policy named by $CIFAR10_AUTO_PRECISION when that is set, else
+    'mixed_bfloat16' on a GPU that supports bfloat16 or a CPU with AMX or AVX512-BF16
+    (bf16 matrix units), else 'float32'. Other values pass through.
 
     Returns:
         str, a Keras dtype policy name.
+
+    Raises:
+        SuiteError: $CIFAR10_AUTO_PRECISION names no policy of PRECISIONS.
     """
     if requested != "auto":
         return requested
+    forced = os.environ.get(AUTO_PRECISION_ENV)
+    if forced:
+        if forced not in PRECISIONS[1:]:
+            raise SuiteError(f"{AUTO_PRECISION_ENV}={forced!r}: choose one of {', '.join(PRECISIONS[1:])}")
+        return forced
     found = gpus()
     if found:
         return "mixed_bfloat16" if all(bf16 for _, bf16 in found) else "float32"

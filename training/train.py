@@ -20,6 +20,7 @@ from callbacks import (AtomicModelCheckpoint, EpochStats, HistoryCSV, Lookahead,
                        RunBackup, StopOnNonFiniteLoss, make_schedule, median_train_speed, plot_confusion_matrix,
                        read_history)
 from data import CLASSES, load_cifar10, split_validation
+from data.provenance import data_provenance
 from data.pipeline import check_batch_size, steps_per_epoch, train_dataset
 from errors import SuiteError
 from experiments import Experiment
@@ -56,16 +57,20 @@ class RunOptions:
 
 
 def load_splits(opts, default_val_split=5000):
-    """Load CIFAR-10 and split it: ((x, y) train, (x, y) validation or None, (x, y) test).
+    """Load CIFAR-10 and split it: ((x, y) train, (x, y) validation or None, (x, y) test, provenance).
 
     The validation split is opts.val_split images, or `default_val_split` when that is None.
+    `provenance` (`data.provenance.data_provenance`) names the data folder and the sha256
+    of the arrays as loaded, before the split.
     """
-    (x, y), test = load_cifar10(opts.data_dir)
+    data_dir = opts.data_dir or os.environ.get("CIFAR10_DIR")
+    (x, y), test = load_cifar10(data_dir)
+    provenance = data_provenance((x, y), test, data_dir)
     n_val = default_val_split if opts.val_split is None else opts.val_split
     train, val = split_validation(x, y, n_val, seed=0)   # same hold-out for every run
     if opts.limit_train:
         train = (train[0][:opts.limit_train], train[1][:opts.limit_train])
-    return train, val, test
+    return train, val, test, provenance
 
 
 def make_optimizer(exp, learning_rate):
@@ -137,10 +142,12 @@ def environment(precision, strategy):
     return env
 
 
-def write_run_header(run_dir, model, exp, opts, env, announce=True):
-    """Write config.json (recipe, options, environment, command) and summary.txt into a new run folder."""
+def write_run_header(run_dir, model, exp, opts, env, data=None, announce=True):
+    """Write config.json (recipe, options, environment, data provenance, command) and summary.txt
+    into a new run folder; `data` is `data.provenance.data_provenance`'s record."""
     write_json(os.path.join(run_dir, "config.json"),
                {"experiment": exp.to_dict(), "options": dataclasses.asdict(opts), "environment": env,
+                "data": data,
                 "parameters": sum(int(np.prod(w.shape)) for w in model.trainable_weights),
                 "command": " ".join(sys.argv)})
     lines = []
@@ -166,6 +173,7 @@ class Session:
     test: tuple
     env: dict
     extra_callbacks: list
+    data: dict = None
 
 
 def prepare(exp, opts):
@@ -178,7 +186,7 @@ def prepare(exp, opts):
     precision = resolve_precision(exp.precision)
     keras.mixed_precision.set_dtype_policy(precision)
     opts = dataclasses.replace(opts, val_split=exp.val_split if opts.val_split is None else opts.val_split)
-    (x, y), val, test = load_splits(opts)
+    (x, y), val, test, data = load_splits(opts)
     check_batch_size(exp.batch_size, len(x))
     scope, strategy = distribution_scope(opts.strategy)
     env = environment(precision, strategy)
@@ -187,7 +195,7 @@ def prepare(exp, opts):
     learning_rate, extra = schedule_and_callbacks(exp, len(x))
     with scope:
         model = compiled_model(exp, learning_rate, images=x)
-    return Session(exp, opts, model, (x, y), val, test, env, extra)
+    return Session(exp, opts, model, (x, y), val, test, env, extra, data)
 
 
 def train(exp, opts=None):
@@ -207,7 +215,7 @@ def train(exp, opts=None):
     """
     session = prepare(exp, opts or RunOptions())
     run_dir = new_run_dir(session.opts.output_dir, exp.name)
-    write_run_header(run_dir, session.model, exp, session.opts, session.env)
+    write_run_header(run_dir, session.model, exp, session.opts, session.env, session.data)
     return run_dir, fit_and_finish(session, run_dir, first_epoch=0)
 
 
@@ -345,7 +353,7 @@ def finish_run(run_dir, session):
         "train_images_per_s": median_train_speed(history), "inference_images_per_s": result["images_per_s"],
         "misclassified": misclassified(result["predictions"], y_test),
         "resumed_after_epochs": read_json(os.path.join(run_dir, "config.json")).get("resumed_after_epochs", []),
-        **session.env,
+        "data": session.data, **session.env,
     }
     write_json(os.path.join(run_dir, "metrics.json"), metrics)
     plot_confusion_matrix(np.array(result["confusion"]), CLASSES, os.path.join(run_dir, "confusion_matrix.png"))

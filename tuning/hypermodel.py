@@ -42,12 +42,13 @@ class ExperimentHyperModel(keras_tuner.HyperModel):
         trials_dir: where each trial leaves a run folder (config.json, summary.txt,
             history.csv) that `run.py report` reads; None for none.
         env: the environment recorded in those config.json files.
+        data: the data provenance recorded there (`data.provenance.data_provenance`).
     """
 
-    def __init__(self, exp, train, val, epochs, seed=0, trials_dir=None, env=None):
+    def __init__(self, exp, train, val, epochs, seed=0, trials_dir=None, env=None, data=None):
         super().__init__(name=exp.name)
         self.exp, self.train, self.val, self.epochs, self.seed = exp, train, val, epochs, seed
-        self.trials_dir, self.env = trials_dir, env or {}
+        self.trials_dir, self.env, self.data = trials_dir, env or {}, data
         self.trial_id = None      # set by the tuner before each trial (tuning.tuner.make_tuner)
         self.space = fit_batch_sizes(search_space(exp), len(train[0]))
 
@@ -66,7 +67,7 @@ class ExperimentHyperModel(keras_tuner.HyperModel):
         folder = os.path.join(self.trials_dir, f"trial_{self.trial_id}")
         os.makedirs(folder, exist_ok=True)
         write_run_header(folder, model, exp, RunOptions(seed=self.seed, val_split=len(self.val[0])), self.env,
-                         announce=False)
+                         self.data, announce=False)
         return [HistoryCSV(os.path.join(folder, "history.csv"))]
 
     def build(self, hp):

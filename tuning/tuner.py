@@ -116,13 +116,13 @@ def tune(exp, opts):
     keras.utils.set_random_seed(opts.data.seed)
     precision = resolve_precision(exp.precision)
     keras.mixed_precision.set_dtype_policy(precision)
-    train_split, val, _ = load_splits(opts.data)
+    train_split, val, _, data = load_splits(opts.data)
     if val is None:
         raise SuiteError("a sweep needs a validation split (--val-split > 0): it never looks at the test split")
     directory = os.path.join(opts.output_dir, "tune", exp.name)
     hypermodel = ExperimentHyperModel(exp, train_split, val, opts.epochs, seed=opts.data.seed,
                                       trials_dir=os.path.join(directory, "trials"),
-                                      env=environment(precision, "default"))
+                                      env=environment(precision, "default"), data=data)
     tuner = make_tuner(hypermodel, opts, directory)
     print(f"{opts.tuner} sweep over {exp.name}: {', '.join(hypermodel.space)}; {len(train_split[0])} training, "
           f"{len(val[0])} validation images; {directory} ({role()})", flush=True)

@@ -1,0 +1,48 @@
+"""`--precision auto`: what it resolves to, the switch that forces bfloat16, and no policy leaking between tests."""
+import keras
+import pytest
+
+from errors import SuiteError
+from experiments import get_experiment
+from training.hardware import AUTO_PRECISION_ENV, bf16_units, describe_device, resolve_precision
+from training.train import RunOptions, train
+
+pytestmark = pytest.mark.precision
+
+
+def test_auto_follows_the_override_and_explicit_values_pass_through(monkeypatch):
+    monkeypatch.setenv(AUTO_PRECISION_ENV, "mixed_bfloat16")
+    assert resolve_precision("auto") == "mixed_bfloat16"
+    assert resolve_precision("float32") == "float32"
+    monkeypatch.setenv(AUTO_PRECISION_ENV, "float32")
+    assert resolve_precision("auto") == "float32"
+    monkeypatch.setenv(AUTO_PRECISION_ENV, "bf16")
+    with pytest.raises(SuiteError, match="CIFAR10_AUTO_PRECISION='bf16'"):
+        resolve_precision("auto")
+
+
+def test_without_the_override_auto_follows_the_cpu(monkeypatch):
+    monkeypatch.delenv(AUTO_PRECISION_ENV, raising=False)
+    monkeypatch.setattr("training.hardware.gpus", lambda: [])
+    for flags, expected in (({"avx2"}, "float32"), ({"avx512_bf16"}, "mixed_bfloat16"),
+                            ({"amx_bf16", "avx512_bf16"}, "mixed_bfloat16")):
+        monkeypatch.setattr("training.hardware.cpu_flags", lambda f=flags: f)
+        assert resolve_precision("auto") == expected
+    monkeypatch.setattr("training.hardware.cpu_flags", lambda: {"amx_bf16"})
+    assert bf16_units() == "AMX" and describe_device().endswith("(AMX)")
+
+
+def test_a_run_in_bfloat16_sets_the_global_policy(synthetic_dir, tmp_path, monkeypatch):
+    """The first half of the leak check: training leaves Keras' global policy at mixed_bfloat16."""
+    monkeypatch.setenv(AUTO_PRECISION_ENV, "mixed_bfloat16")
+    root, _ = synthetic_dir
+    _, metrics = train(get_experiment("lenet5").with_overrides(epochs=1, batch_size=10),
+                       RunOptions(data_dir=str(root), val_split=10, output_dir=str(tmp_path), verbose=0))
+    assert metrics["precision"] == "mixed_bfloat16"
+    assert keras.config.dtype_policy().name == "mixed_bfloat16"
+
+
+def test_the_next_test_starts_in_float32_again():
+    """The second half: conftest's fixture restored float32 after the test above (pytest runs a file in order)."""
+    assert keras.config.dtype_policy().name == "float32"
+    assert keras.layers.Dense(2).dtype_policy.compute_dtype == "float32"
