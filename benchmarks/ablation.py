@@ -26,6 +26,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from data.provenance import short_provenance  # noqa: E402
 from errors import SuiteError  # noqa: E402
 
 # (technique added, changes to the fast94 recipe that switch it on); each row keeps the rows above.
@@ -95,7 +96,8 @@ def markdown(rows, args, env, minutes):
              f"{f' --batch-size {args.batch_size}' if args.batch_size else ''} --seed {args.seed}` "
              f"({minutes:.0f} min in all). {args.limit_train or 50000:,} training images, the full test split, "
              f"seed {args.seed}, one run per row. Machine: {env['device']}; "
-             f"{platform.platform()}; Keras {env['keras']}, backend {env['backend']}, {env['precision']}.", "",
+             f"{platform.platform()}; Keras {env['keras']}, backend {env['backend']}, {env['precision']}. "
+             f"Data: {short_provenance(env.get('data'))} (copy, training/test images, sha256 of x_train).", "",
              "| # | technique added | test top-1 | training s | test s |", "|---|---|---|---|---|"]
     for i, (technique, top1, train_s, test_s, _) in enumerate(rows, 1):
         lines.append(f"| {i} | {technique} | {100 * top1:.2f}% | {train_s:.0f} | {test_s:.0f} |")

@@ -44,4 +44,5 @@ def test_ablation_writes_a_row_per_technique(synthetic_dir, tmp_path, monkeypatc
     rows = re.findall(r"^\| (\d) \| (.+?) \| (\d+\.\d\d)% \|", text, flags=re.M)
     assert [r[1] for r in rows] == [ablation.STEPS[0][0], ablation.STEPS[1][0], ablation.TTA_STEP]
     assert "partial" not in text and "--batch-size 10" in text and f"backend {keras.backend.backend()}" in text
+    assert "Data: unknown " in text
     assert all(0 <= float(r[2]) <= 100 for r in rows)
