@@ -1,4 +1,5 @@
-"""Stop training on a NaN or infinite loss before any checkpoint saves the broken weights.
+"""Stop training on a NaN or infinite loss (training or validation) before any checkpoint saves the
+broken weights.
 
 Keras' TerminateOnNaN stops after the batch, but the epoch-end callbacks still run,
 so ModelCheckpoint would then overwrite last.h5 (and possibly best.h5) with NaN
@@ -13,16 +14,17 @@ from errors import SuiteError
 
 
 class NonFiniteLoss(SuiteError):
-    """The training loss became NaN or infinite."""
+    """The training or validation loss became NaN or infinite."""
 
 
-def _non_finite_loss(logs):
-    loss = (logs or {}).get("loss")
+def _non_finite_loss(logs, key="loss"):
+    loss = (logs or {}).get(key)
     return loss is not None and not math.isfinite(float(loss))
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
-    """Raises NonFiniteLoss at the end of the epoch in which the loss stops being finite."""
+    """Raises NonFiniteLoss at the end of the epoch in which the training or the validation loss stops
+    being finite; placed first, it raises before the checkpoints (and best.h5) see that epoch."""
 
     def on_epoch_begin(self, epoch, logs=None):
         self.bad_batch = None
@@ -36,3 +38,5 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         if self.bad_batch is not None or _non_finite_loss(logs):
             raise NonFiniteLoss(f"the loss became NaN or infinite in epoch {epoch + 1}"
                                 + (f", batch {self.bad_batch + 1}" if self.bad_batch is not None else ""))
+        if _non_finite_loss(logs, "val_loss"):
+            raise NonFiniteLoss(f"the validation loss became NaN or infinite in epoch {epoch + 1}")

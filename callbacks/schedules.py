@@ -7,26 +7,21 @@ optimizer's `iterations` are restored. 'plateau' is Keras' ReduceLROnPlateau.
 import keras
 
 from errors import SuiteError
+from experiments.config import SCHEDULE_ARGS
+from experiments.fields import check_fields
 
-# Allowed schedule_args per schedule, with their defaults (None: derived from the run).
-SCHEDULE_ARGS = {
-    "constant": {},
-    # lr x factor at each epoch in drop_epochs (default: at 50% and 75% of the epochs).
-    "step": {"drop_epochs": None, "factor": 0.1},
-    # Keras 2's optimizer `decay`: lr / (1 + decay * t), t in steps, or in whole epochs
-    # with per="epoch". Default decay = lr / epochs, the seeds' usual choice.
-    "time_decay": {"decay": None, "per": "step"},
-    # Cosine annealing from lr to alpha * lr over the whole run.
-    "cosine": {"alpha": 0.0},
-    # One-cycle (Smith 2018): linear warm-up from lr/div_factor to lr over pct_start
-    # of the steps, then cosine annealing to lr/final_div_factor.
-    "onecycle": {"pct_start": 0.3, "div_factor": 25.0, "final_div_factor": 1e4},
-    # airbench94's schedule: linear warm-up from start * lr to lr over the first `warmup`
-    # of the steps, then linear decay to end * lr.
-    "warmup_linear": {"warmup": 0.23, "start": 0.2, "end": 0.07},
-    # ReduceLROnPlateau on val_loss.
-    "plateau": {"factor": 0.5, "patience": 5, "min_lr": 1e-6},
-}
+# What each schedule does with its arguments (their types, ranges and defaults are declared in
+# experiments.config.SCHEDULE_ARGS, where a recipe is checked):
+# constant: lr throughout.
+# step: lr x factor at each epoch in drop_epochs (default: at 50% and 75% of the epochs).
+# time_decay: Keras 2's optimizer `decay`: lr / (1 + decay * t), t in steps, or in whole epochs
+#   with per="epoch". Default decay = lr / epochs, the seeds' usual choice.
+# cosine: cosine annealing from lr to alpha * lr over the whole run.
+# onecycle: one-cycle (Smith 2018): linear warm-up from lr/div_factor to lr over pct_start
+#   of the steps, then cosine annealing to lr/final_div_factor.
+# warmup_linear: airbench94's schedule: linear warm-up from start * lr to lr over the first
+#   `warmup` of the steps, then linear decay to end * lr.
+# plateau: ReduceLROnPlateau on val_loss.
 
 
 def make_schedule(name, lr, args, epochs, steps_per_epoch):
@@ -47,11 +42,8 @@ def make_schedule(name, lr, args, epochs, steps_per_epoch):
     """
     if name not in SCHEDULE_ARGS:
         raise SuiteError(f"unknown schedule {name!r}; choose one of: {', '.join(SCHEDULE_ARGS)}")
-    unknown = set(args) - set(SCHEDULE_ARGS[name])
-    if unknown:
-        raise SuiteError(f"schedule {name!r} takes no argument(s) {', '.join(sorted(unknown))}; "
-                         f"it takes: {', '.join(SCHEDULE_ARGS[name]) or 'none'}")
-    a = {**SCHEDULE_ARGS[name], **args}
+    check_fields(args, SCHEDULE_ARGS[name], lambda key: f"--schedule-args {key} (schedule {name})")
+    a = {**{key: field.default for key, field in SCHEDULE_ARGS[name].items()}, **args}
     total = epochs * steps_per_epoch
     s = keras.optimizers.schedules
     if name == "constant":
@@ -66,8 +58,6 @@ def make_schedule(name, lr, args, epochs, steps_per_epoch):
         # boundary is the last step before the drop epoch.
         return s.PiecewiseConstantDecay([e * steps_per_epoch - 1 for e in drops], values), []
     if name == "time_decay":
-        if a["per"] not in ("step", "epoch"):
-            raise SuiteError(f"time_decay 'per' must be step or epoch, got {a['per']!r}")
         decay = lr / epochs if a["decay"] is None else a["decay"]
         per_epoch = a["per"] == "epoch"
         return s.InverseTimeDecay(lr, steps_per_epoch if per_epoch else 1, decay, staircase=per_epoch), []

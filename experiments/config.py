@@ -8,6 +8,7 @@ import dataclasses
 import fnmatch
 
 from errors import SuiteError, UnknownNameError
+from experiments.fields import Field, check_fields, positive, unit_interval
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "step", "time_decay", "cosine", "onecycle", "warmup_linear", "plateau")
@@ -21,6 +22,48 @@ TTA_LEVELS = (0, 1, 2)          # as models.tta.TTA_LEVELS (not imported: that w
 AUGMENT_KEYS = ("rotation_range", "width_shift_range", "height_shift_range", "horizontal_flip",
                 "zoom_range", "shear_range", "fill_mode", "alternating_flip")
 FILL_MODES = ("nearest", "reflect", "wrap", "constant")
+IMAGE_SIZE = 32          # pixels: CIFAR-10's height and width
+
+# What each augmentation parameter may be. Both engines accept exactly these: ImageDataGenerator
+# allows more, but Keras' layers refuse a shift of a whole image or more, a zoom of 100% or more
+# and a shear whose tangent exceeds 1.
+AUGMENT_FIELDS = {
+    "rotation_range": Field("float", 0, 180),                                # degrees
+    "width_shift_range": Field("float", 0, IMAGE_SIZE, high_open=True),      # fraction if < 1, else pixels
+    "height_shift_range": Field("float", 0, IMAGE_SIZE, high_open=True),
+    "zoom_range": unit_interval(),                                          # fraction
+    "shear_range": Field("float", 0, 45),                                    # degrees
+    "horizontal_flip": Field("bool"),
+    "fill_mode": Field("choice", choices=FILL_MODES),
+    "alternating_flip": Field("bool"),
+}
+
+# Each schedule's arguments (see callbacks.schedules.make_schedule) with their defaults (None: derived
+# from the run). The ranges keep every schedule's learning rate positive and finite.
+SCHEDULE_ARGS = {
+    "constant": {},
+    "step": {"drop_epochs": Field("epochs"), "factor": Field("float", 0, 1, low_open=True, default=0.1)},
+    "time_decay": {"decay": Field("float", 0, 1e6), "per": Field("choice", choices=("step", "epoch"), default="step")},
+    "cosine": {"alpha": Field("float", 0, 1, default=0.0)},
+    "onecycle": {"pct_start": Field("float", 0, 1, high_open=True, default=0.3),
+                 "div_factor": Field("float", 1, 1e6, default=25.0),
+                 "final_div_factor": Field("float", 1, 1e9, default=1e4)},
+    "warmup_linear": {"warmup": Field("float", 0, 1, high_open=True, default=0.23),
+                      "start": Field("float", 0, 1, low_open=True, default=0.2),
+                      "end": Field("float", 0, 1, low_open=True, default=0.07)},
+    "plateau": {"factor": Field("float", 0, 1, low_open=True, high_open=True, default=0.5),
+                "patience": Field("int", 0, 1000, default=5),
+                "min_lr": Field("float", 0, 1, default=1e-6)},
+}
+
+# The recipe's numeric fields. lr is capped at 10: no recipe here comes near it, and Keras'
+# optimizers overflow long before 1e308.
+RECIPE_FIELDS = {
+    "lr": positive(high=10), "momentum": unit_interval(), "weight_decay": unit_interval(),
+    "label_smoothing": unit_interval(), "ema_momentum": unit_interval(), "lookahead": unit_interval(),
+    "epochs": Field("int", 1, 100_000), "batch_size": Field("int", 1, 65_536), "val_split": Field("int", 0, None),
+    "nesterov": Field("bool"),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,21 +121,16 @@ class Experiment:
             raise SuiteError(f"tta_level must be one of 0, 1, 2, got {self.tta_level!r}")
         if self.augment.get("alternating_flip") and self.augment_engine != "layers":
             raise SuiteError("alternating_flip needs the 'layers' augment engine")
-        for key in ("epochs", "batch_size"):
-            value = getattr(self, key)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise SuiteError(f"{key.replace('_', '-')} must be a positive integer, got {value!r}")
-        if not self.lr > 0:
-            raise SuiteError(f"lr must be positive, got {self.lr!r}")
-        if not isinstance(self.val_split, int) or self.val_split < 0:
-            raise SuiteError(f"val-split must be a non-negative integer, got {self.val_split!r}")
-        for key in ("momentum", "weight_decay", "label_smoothing", "ema_momentum", "lookahead"):
-            if not 0 <= getattr(self, key) < 1:
-                raise SuiteError(f"{key.replace('_', '-')} must be within [0, 1), got {getattr(self, key)!r}")
+        check_fields({k: getattr(self, k) for k in RECIPE_FIELDS}, RECIPE_FIELDS, flag)
+        if self.target_accuracy is not None:
+            Field("float", 0, 1).check("target_accuracy", self.target_accuracy)
+        check_fields(self.schedule_args, SCHEDULE_ARGS[self.schedule],
+                     lambda key: f"--schedule-args {key} (schedule {self.schedule})")
         check_augment(self.augment)
 
     def with_overrides(self, **overrides):
-        """A copy with the given fields replaced; None values are ignored.
+        """A copy with the given fields replaced; None values are ignored. Another schedule without
+        its own schedule_args drops the recipe's (they belong to the recipe's schedule).
 
         Raises:
             SuiteError: an unknown field or a bad value.
@@ -101,7 +139,10 @@ class Experiment:
         unknown = set(overrides) - fields
         if unknown:
             raise SuiteError(f"unknown experiment field(s): {', '.join(sorted(unknown))}")
-        return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if given.get("schedule", self.schedule) != self.schedule and "schedule_args" not in given:
+            given["schedule_args"] = {}
+        return dataclasses.replace(self, **given)
 
     def to_dict(self):
         """The recipe as a JSON-ready dict (saved as config.json)."""
@@ -119,22 +160,21 @@ def _check_choice(what, value, valid):
         raise UnknownNameError(what, value, valid)
 
 
+def flag(field):
+    """The command-line flag of a recipe field, e.g. '--batch-size'."""
+    return "--" + field.replace("_", "-")
+
+
 def check_augment(augment):
-    """Check ImageDataGenerator-style augmentation parameters.
+    """Check ImageDataGenerator-style augmentation parameters against AUGMENT_FIELDS.
 
     Raises:
-        SuiteError: an unknown key, a negative range, or an unknown fill_mode.
+        SuiteError: an unknown key, or a value out of its type or range (NaN and infinities included).
     """
     for key, value in augment.items():
-        if key not in AUGMENT_KEYS:
+        if key not in AUGMENT_FIELDS:
             raise UnknownNameError("augmentation parameter", key, AUGMENT_KEYS)
-        if key == "fill_mode":
-            _check_choice("fill_mode", value, FILL_MODES)
-        elif key in ("horizontal_flip", "alternating_flip"):
-            if not isinstance(value, bool):
-                raise SuiteError(f"{key} must be true or false, got {value!r}")
-        elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise SuiteError(f"{key} must be a non-negative number, got {value!r}")
+        AUGMENT_FIELDS[key].check(f"--augment {key}", value)
 
 
 _EXPERIMENTS = {}

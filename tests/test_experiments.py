@@ -43,22 +43,46 @@ def test_overrides_replace_fields_and_ignore_none():
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"epochs": 0}, "epochs must be a positive integer"),
-    ({"batch_size": -4}, "batch-size must be a positive integer"),
-    ({"lr": 0.0}, "lr must be positive"),
-    ({"momentum": 1.5}, "momentum must be within"),
+    ({"epochs": 0}, r"--epochs: 0 is not allowed; it must be a whole number in \[1, 100000\]"),
+    ({"epochs": 2.5}, "--epochs: 2.5 is not allowed"),
+    ({"batch_size": -4}, "--batch-size: -4 is not allowed"),
+    ({"lr": 0.0}, r"--lr: 0.0 is not allowed; it must be a finite number in \(0, 10\]"),
+    ({"lr": 1e308}, "--lr: 1e[+]308 is not allowed"),
+    ({"lr": float("inf")}, "--lr: inf is not allowed"),
+    ({"lr": float("nan")}, "--lr: nan is not allowed"),
+    ({"momentum": 1.5}, r"--momentum: 1.5 is not allowed; it must be a finite number in \[0, 1\)"),
     ({"optimizer": "lbfgs"}, "unknown optimizer 'lbfgs'"),
     ({"schedule": "warp"}, "unknown schedule 'warp'"),
     ({"precision": "int8"}, "unknown precision 'int8'"),
     ({"augment_engine": "opencv"}, "unknown augment engine"),
     ({"augment": {"rotate": 10}}, "unknown augmentation parameter 'rotate'"),
-    ({"augment": {"rotation_range": -5}}, "rotation_range must be a non-negative number"),
-    ({"augment": {"fill_mode": "mirror"}}, "unknown fill_mode"),
+    ({"augment": {"rotation_range": -5}}, "--augment rotation_range: -5 is not allowed"),
+    ({"augment": {"rotation_range": float("nan")}}, "--augment rotation_range: nan is not allowed"),
+    ({"augment": {"rotation_range": float("inf")}}, "--augment rotation_range: inf is not allowed"),
+    ({"augment": {"zoom_range": 5}}, r"--augment zoom_range: 5 is not allowed; it must be a finite number in \[0, 1\)"),
+    ({"augment": {"width_shift_range": 40}}, r"--augment width_shift_range: 40 is not allowed; .* in \[0, 32\)"),
+    ({"augment": {"fill_mode": "mirror"}}, "--augment fill_mode: 'mirror' is not allowed; it must be one of nearest"),
+    ({"augment": {"horizontal_flip": 1}}, "--augment horizontal_flip: 1 is not allowed; it must be true or false"),
+    ({"schedule": "warmup_linear", "schedule_args": {"start": -5, "end": -5}},
+     r"--schedule-args start \(schedule warmup_linear\): -5 is not allowed; it must be a finite number in \(0, 1\]"),
+    ({"schedule": "time_decay", "schedule_args": {"decay": -0.25}}, "--schedule-args decay .*: -0.25 is not allowed"),
+    ({"schedule": "plateau", "schedule_args": {"patience": "abc"}}, "--schedule-args patience .*: 'abc' is not allowed"),
+    ({"schedule": "step", "schedule_args": {"drop_epochs": [10, 0]}}, "--schedule-args drop_epochs .*; it must be a list of whole"),
+    ({"schedule": "cosine", "schedule_args": {"gamma": 2}}, "--schedule-args gamma .*: unknown; choose from: alpha"),
     ({"colour": "red"}, "unknown experiment field"),
 ])
 def test_bad_overrides_are_refused(overrides, message):
     with pytest.raises(SuiteError, match=message):
         get_experiment("lenet5").with_overrides(**overrides)
+
+
+def test_another_schedule_drops_the_recipes_schedule_args():
+    recipe = get_experiment("mixed6b")
+    assert recipe.schedule == "step" and recipe.schedule_args
+    cosine = recipe.with_overrides(schedule="cosine")
+    assert cosine.schedule_args == {}
+    assert recipe.with_overrides(schedule="cosine", schedule_args={"alpha": 0.1}).schedule_args == {"alpha": 0.1}
+    assert recipe.with_overrides(epochs=3).schedule_args == recipe.schedule_args      # same schedule: kept
 
 
 def test_unknown_experiment_lists_valid_names():

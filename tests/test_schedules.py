@@ -52,7 +52,7 @@ def test_plateau_is_keras_reduce_lr_on_plateau():
 
 
 def test_bad_schedule_arguments():
-    with pytest.raises(SuiteError, match="takes no argument"):
+    with pytest.raises(SuiteError, match=r"--schedule-args gamma \(schedule cosine\): unknown; choose from: alpha"):
         make_schedule("cosine", 0.1, {"gamma": 2}, 10, 10)
     with pytest.raises(SuiteError, match="unknown schedule"):
         make_schedule("exp", 0.1, {}, 10, 10)

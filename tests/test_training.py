@@ -2,6 +2,7 @@
 import os
 import re
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -42,14 +43,44 @@ def test_history_records_the_schedule(synthetic_dir, tmp_path):
     assert metrics["epochs"] == 3 and (history["images_per_s"] > 0).all()
 
 
-def test_nan_loss_stops_with_a_clear_error_and_keeps_the_good_checkpoints(synthetic_dir, tmp_path):
+class PoisonWeights(keras.callbacks.Callback):
+    """Sets every weight to NaN in epoch `epoch` (0-based): before its training ('train') or before
+    its validation pass ('validation'). Stands in for a diverging run, which the recipe checks refuse."""
+
+    def __init__(self, epoch, when):
+        super().__init__()
+        self.at, self.when, self.epoch = epoch, when, None
+
+    def _poison(self):
+        self.model.set_weights([np.full(w.shape, np.nan, w.dtype) for w in self.model.get_weights()])
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        if epoch == self.at and self.when == "train":
+            self._poison()
+
+    def on_test_begin(self, logs=None):
+        if self.epoch == self.at and self.when == "validation":
+            self._poison()
+
+
+@pytest.mark.parametrize("when, message", [
+    ("train", r"the loss became NaN or infinite in epoch 2"),
+    ("validation", r"the validation loss became NaN or infinite in epoch 2"),
+])
+def test_non_finite_loss_stops_with_a_clear_error_and_keeps_the_good_checkpoints(synthetic_dir, tmp_path,
+                                                                                  monkeypatch, when, message):
+    import training.train as training
+    real = training.schedule_and_callbacks
+    monkeypatch.setattr(training, "schedule_and_callbacks",
+                        lambda exp, n: (real(exp, n)[0], [*real(exp, n)[1], PoisonWeights(1, when)]))
     root, _ = synthetic_dir
-    exp = tiny(epochs=3, lr=0.01, schedule="step", schedule_args={"drop_epochs": [1], "factor": 1e30})
-    with pytest.raises(NonFiniteLoss, match=r"NaN or infinite in epoch 2.*kept the last good checkpoints.*best.h5"):
-        train(exp, options(root, tmp_path))
+    with pytest.raises(NonFiniteLoss, match=message + r".*kept the last good checkpoints.*best.h5"):
+        train(tiny(epochs=3), options(root, tmp_path))
     (run_dir,) = (tmp_path / "runs").iterdir()
     history = pd.read_csv(run_dir / "history.csv")
     assert list(history["epoch"]) == [0]                          # only the good epoch was logged
+    assert np.isfinite(history["val_loss"]).all()
     for name in ("best.h5", "last.h5"):
         weights = load_saved_model(str(run_dir / name)).get_weights()
         assert all(np.isfinite(w).all() for w in weights)
