@@ -80,6 +80,8 @@ def read_batch(fileobj, name):
     if "data" not in batch or "labels" not in batch:
         raise DataError(f"{name}: not a valid CIFAR-10 batch (no 'data' or 'labels' entry)")
     data, labels = batch["data"], np.asarray(batch["labels"])
+    if labels.ndim == 1 and labels.size == 0:
+        labels = labels.astype(np.int64)           # [] comes back as float64
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8:
         raise DataError(f"{name}: 'data' must be a uint8 array, got {getattr(data, 'dtype', type(data).__name__)}")
     if data.ndim != 2 or data.shape[1] != 3072:
@@ -129,7 +131,8 @@ def load_local(data_dir):
         (50000,) for the full release; fewer images for a subset.
 
     Raises:
-        DataError: nothing usable at `data_dir`, or a file in it is corrupt.
+        DataError: nothing usable at `data_dir`, a file in it is corrupt, or the training or
+            test batches hold no images.
     """
     data_dir = os.path.expanduser(str(data_dir))
     candidates = [data_dir, os.path.join(data_dir, BATCH_FOLDER)]
@@ -144,6 +147,9 @@ def load_local(data_dir):
         train, test = _read_archive(archive)
     x_train = np.concatenate([x for x, _ in train])
     y_train = np.concatenate([y for _, y in train])
+    for split, images in (("training", x_train), ("test", test[0])):
+        if not len(images):
+            raise DataError(f"{data_dir}: the {split} batches hold no images")
     return (x_train, y_train), test
 
 

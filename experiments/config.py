@@ -56,6 +56,10 @@ SCHEDULE_ARGS = {
                 "min_lr": Field("float", 0, 1, default=1e-6)},
 }
 
+# create_model's own arguments, which --hp must not reach: CIFAR-10 fixes the first two, and a weights
+# path would load a file no recipe names.
+RESERVED_MODEL_ARGS = {"input_shape", "classes", "weights"}
+
 # The recipe's numeric fields. lr is capped at 10: no recipe here comes near it, and Keras'
 # optimizers overflow long before 1e308.
 RECIPE_FIELDS = {
@@ -122,6 +126,10 @@ class Experiment:
         if self.augment.get("alternating_flip") and self.augment_engine != "layers":
             raise SuiteError("alternating_flip needs the 'layers' augment engine")
         check_fields({k: getattr(self, k) for k in RECIPE_FIELDS}, RECIPE_FIELDS, flag)
+        reserved = sorted(set(self.model_kwargs) & RESERVED_MODEL_ARGS)
+        if reserved:
+            raise SuiteError(f"--hp {reserved[0]}: not a hyperparameter of the architecture; the suite fixes the "
+                             "input shape (32, 32, 3), the 10 classes and the initial weights")
         if self.target_accuracy is not None:
             Field("float", 0, 1).check("target_accuracy", self.target_accuracy)
         check_fields(self.schedule_args, SCHEDULE_ARGS[self.schedule],

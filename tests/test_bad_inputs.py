@@ -78,6 +78,14 @@ CASES = [
      "--schedule-args patience (schedule plateau): 'abc' is not allowed; it must be a whole number in [0, 1000]"),
     ("bad-hp", "model hyperparameter the builder lacks", ["train", "lenet5", "--hp", "depth=3", "--batch-size", "8", *T],
      "model lenet5 takes no argument 'depth'"),
+    ("hp-classes", "--hp reaching create_model's classes", ["train", "lenet5", "--hp", "classes=100", *T],
+     "--hp classes: not a hyperparameter of the architecture"),
+    ("hp-weights", "--hp reaching create_model's weights", ["train", "lenet5", "--hp", "weights=/etc/passwd", *T],
+     "--hp weights: not a hyperparameter of the architecture"),
+    ("hp-nan", "NaN model hyperparameter", ["train", "lenet5", "--hp", "dropout=NaN", "--batch-size", "8", *T],
+     "--hp dropout: nan is not allowed; it must be a finite number"),
+    ("hp-keras-refuses", "hyperparameter a Keras layer refuses", ["train", "lenet5", "--hp", "dropout=2", "--batch-size", "8", *T],
+     "model lenet5: hyperparameters {'dropout': 2} refused by its builder or a Keras layer"),
     ("data-missing", "missing data folder", ["train", "lenet5", "--data-dir", "{sandbox}/nowhere",
      "--output-dir", "{out}"], "no CIFAR-10 found"),
     ("batch-truncated", "batch file truncated", ["train", "lenet5", *T], "data_batch_4: truncated or corrupt"),
@@ -86,6 +94,7 @@ CASES = [
      "data_batch_4: 'data' must have shape (N, 3072), got (10, 1000)"),
     ("batch-dtype", "batch with float pixels", ["train", "lenet5", *T], "data_batch_4: 'data' must be a uint8 array, got float32"),
     ("batch-labels", "labels out of range", ["train", "lenet5", *T], "data_batch_4: labels must be within 0-9, got 0..10"),
+    ("test-batch-empty", "test batch with no images", ["train", "lenet5", *T], "the test batches hold no images"),
     ("batch-pickle-code", "crafted pickle that would run code", ["train", "lenet5", *T],
      "data_batch_4: not a valid CIFAR-10 batch (refused to load global posix.system)"),
     ("h5-truncated", "truncated .h5", ["load", "{models}/truncated.h5", "--data-dir", "{data}"], "cannot load model"),
@@ -141,6 +150,8 @@ def corrupt(path, case):
         "batch-dtype": lambda: path.write_bytes(pickle.dumps({**good, b"data": np.zeros((10, 3072), np.float32)})),
         "batch-labels": lambda: path.write_bytes(pickle.dumps({**good, b"labels": [0] * 9 + [10]})),
         "batch-pickle-code": lambda: path.write_bytes(pickle.dumps({b"data": Evil(), b"labels": [0] * 10})),
+        "test-batch-empty": lambda: path.with_name("test_batch").write_bytes(
+            pickle.dumps({b"data": np.zeros((0, 3072), np.uint8), b"labels": []})),
     }
     if case in damage:
         damage[case]()
