@@ -59,12 +59,34 @@ positive_int, non_negative_int = _number(int, 0, False), _number(int, 0, True)
 positive_float, non_negative_float = _number(float, 0.0, False), _number(float, 0.0, True)
 
 
+def top_level_items(text):
+    """Split 'a=[1,2],b=x' at the commas outside brackets and quotes: ['a=[1,2]', 'b=x'].
+
+    No library parses this shorthand (it is not JSON, and csv knows no brackets), hence this loop.
+    """
+    items, depth, quote, start = [], 0, None, 0
+    for i, ch in enumerate(text):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{(":
+            depth += 1
+        elif ch in "]})":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            items.append(text[start:i])
+            start = i + 1
+    return items + [text[start:]]
+
+
 def key_values(text):
-    """Parse 'a=1,b=true,c=x' into {'a': 1, 'b': True, 'c': 'x'} (values as JSON where they parse)."""
+    """Parse 'a=1,b=true,c=x,d=[10,20]' into {'a': 1, 'b': True, 'c': 'x', 'd': [10, 20]} (values as JSON
+    where they parse; commas inside brackets or quotes belong to the value)."""
     if text.strip().lower() in ("", "none", "off"):
         return {}
     out = {}
-    for item in text.split(","):
+    for item in top_level_items(text):
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise argparse.ArgumentTypeError(f"expected key=value[,key=value...], got {text!r}")

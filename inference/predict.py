@@ -1,4 +1,5 @@
 """`run.py predict`: top-5 classes for image files, each image on its own."""
+import os
 import warnings
 
 import numpy as np
@@ -12,21 +13,23 @@ MAX_PIXELS = 50_000_000   # larger images are refused before decoding (Pillow's 
 def load_image(path, size=32):
     """Read an image file Pillow understands as a uint8 RGB array (size, size, 3).
 
-    The image is converted to RGB (palette, grey, alpha and CMYK images too) and
+    The image is converted to 8-bit RGB (palette, grey, 16-bit grey, alpha and CMYK images too) and
     resized to size x size pixels (bicubic, ignoring the aspect ratio, as CIFAR-10's
     own 32x32 thumbnails).
 
     Raises:
-        SuiteError: the file is missing, empty, not an image, truncated, or larger
-            than MAX_PIXELS pixels.
+        SuiteError: the file is missing, not a regular file (a named pipe is never opened,
+            so it cannot hang), empty, not an image, truncated, or larger than MAX_PIXELS pixels.
     """
     from PIL import Image, UnidentifiedImageError
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+        raise SuiteError(f"{path}: not a regular file (a pipe, socket or device is never read)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
-                image = image.convert("RGB").resize((size, size), Image.Resampling.BICUBIC)
+                image = to_8bit_rgb(image).resize((size, size), Image.Resampling.BICUBIC)
     except FileNotFoundError:
         raise SuiteError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -38,6 +41,18 @@ def load_image(path, size=32):
     except (OSError, SyntaxError, ValueError) as exc:    # Pillow's errors for a truncated or corrupt file
         raise SuiteError(f"{path}: cannot decode the image ({str(exc).splitlines()[0][:200]})") from None
     return np.asarray(image, dtype=np.uint8)
+
+
+def to_8bit_rgb(image):
+    """An RGB image with 8 bits a channel. Pillow's convert("RGB") clips 16-bit and 32-bit greyscale
+    ("I;16", "I") at 255, which turns most pixels white, so those are scaled from 0-65535 first
+    (and float images "F" from 0-1)."""
+    from PIL import Image
+    if image.mode.startswith("I") or image.mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        scale = 255.0 if image.mode == "F" else 255.0 / 65535.0
+        image = Image.fromarray(np.clip(values * scale + 0.5 * (image.mode != "F"), 0, 255).astype(np.uint8), "L")
+    return image.convert("RGB")
 
 
 def top_k(probabilities, k=5):

@@ -10,7 +10,7 @@ from callbacks import median_train_speed, read_history
 from data.provenance import short_provenance
 from errors import SuiteError
 from reporting import figures
-from training.rundir import read_json, write_csv, write_text
+from training.rundir import check_output_folder, read_json, write_csv, write_text
 
 COLUMNS = ["run", "experiment", "model", "parameters", "epochs", "best_val_accuracy", "test_accuracy",
            "wall_seconds", "images_per_s", "precision", "device", "data"]
@@ -30,12 +30,21 @@ def find_runs(patterns=(), root="runs"):
         runs = [m for m in matches if os.path.isfile(os.path.join(m, "config.json"))]
         for m in matches:
             if os.path.isdir(m) and m not in runs:
-                runs += sorted(os.path.dirname(c) for c in glob.glob(os.path.join(m, "**", "config.json"),
-                                                                      recursive=True))
+                runs += runs_below(m)
         if not runs:
             raise SuiteError(f"{pattern}: no run folders (folders with config.json) found")
-        found += [r for r in runs if r not in found]
+        seen = {os.path.realpath(r) for r in found}
+        for r in runs:
+            if os.path.realpath(r) not in seen:          # the same run reached through a link counts once
+                seen.add(os.path.realpath(r))
+                found.append(r)
     return found
+
+
+def runs_below(folder):
+    """Run folders below `folder`, sorted; symbolic links to folders are not followed (a link to a
+    parent would loop for ever)."""
+    return sorted(root for root, _, files in os.walk(folder, followlinks=False) if "config.json" in files)
 
 
 def parameters(run_dir, config):
@@ -83,9 +92,13 @@ def write_report(run_dirs, out_dir, data_dir=None):
     Figures: curves.png (accuracy and loss of every run, overlaid), accuracy_vs_parameters.png,
     per_class.png (test accuracy per class), misclassified.png (test images the best
     run got wrong; needs the CIFAR-10 test split from `data_dir` or $CIFAR10_DIR).
+
+    Raises:
+        SuiteError: `out_dir` is a file or lies inside a run folder; a run's files are unreadable.
     """
-    os.makedirs(out_dir, exist_ok=True)
+    check_output_folder(out_dir, "--out")
     table = report_table(run_dirs)
+    os.makedirs(out_dir, exist_ok=True)
     write_csv(os.path.join(out_dir, "report.csv"), table)
     write_text(os.path.join(out_dir, "report.md"), table.to_markdown(index=False, floatfmt=".4g") + "\n")
     made = figures.draw_all(run_dirs, table, out_dir, data_dir)

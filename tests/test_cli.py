@@ -70,3 +70,10 @@ def test_one_epoch_on_real_images_writes_every_file_and_load_agrees(real_subset,
     assert f"test top-1 accuracy: {100 * metrics['test_top1']:.2f}%" in loaded.stdout
     evaluated = run_cli("evaluate", run_dir, "--data-dir", real_subset)
     assert f"test top-1 accuracy: {100 * metrics['test_top1']:.2f}%" in evaluated.stdout
+
+
+def test_key_values_keep_commas_inside_brackets_and_quotes():
+    assert run.key_values("drop_epochs=[10,20],factor=0.1") == {"drop_epochs": [10, 20], "factor": 0.1}
+    assert run.key_values("input_shape=[64,64,3]") == {"input_shape": [64, 64, 3]}
+    assert run.key_values('name="a,b",x=true') == {"name": "a,b", "x": True}
+    assert run.key_values("none") == {}

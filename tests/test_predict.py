@@ -46,3 +46,24 @@ def test_load_image_converts_any_mode_and_size(tmp_path):
     Image.new("P", (300, 17)).save(tmp_path / "palette.gif")
     image = load_image(str(tmp_path / "palette.gif"))
     assert image.shape == (32, 32, 3) and image.dtype == np.uint8
+
+
+def test_sixteen_bit_grey_is_scaled_not_clipped(tmp_path):
+    from PIL import Image
+    ramp = np.linspace(0, 65535, 64 * 64).reshape(64, 64).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "grey16.png")
+    x = load_image(str(tmp_path / "grey16.png"))
+    assert x.shape == (32, 32, 3) and abs(x.mean() - 127.5) < 2 and (x == 255).mean() < 0.01
+    np.testing.assert_array_equal(x[..., 0], x[..., 2])                      # grey stays grey
+
+
+def test_a_named_pipe_is_refused_without_waiting_and_the_others_are_predicted(colour_model, tmp_path, capsys):
+    import os
+
+    from PIL import Image
+    os.mkfifo(tmp_path / "fifo.png")
+    Image.new("RGB", (32, 32), (0, 0, 255)).save(tmp_path / "blue.png")
+    status = run.main(["predict", str(colour_model), str(tmp_path / "fifo.png"), str(tmp_path / "blue.png")])
+    out, err = capsys.readouterr()
+    assert status == 2 and "fifo.png: not a regular file" in err
+    assert out.strip().splitlines() == [line for line in out.strip().splitlines() if "blue.png: bird 0.451" in line]

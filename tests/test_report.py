@@ -37,3 +37,25 @@ def test_report_has_one_row_per_run_with_its_accuracy(synthetic_dir, tmp_path, c
     html = (tmp_path / "report" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 4 and "<table" in html and "src='http" not in html
     assert "3 runs" in capsys.readouterr().out
+
+
+def test_links_back_to_a_parent_neither_loop_nor_repeat_a_run(synthetic_dir, tmp_path):
+    from reporting import find_runs
+    root, _ = synthetic_dir
+    out = tmp_path / "runs"
+    run_dir, _ = train(get_experiment("lenet5").with_overrides(epochs=1, batch_size=10),
+                       RunOptions(data_dir=str(root), val_split=10, output_dir=str(out), verbose=0))
+    os.symlink(".", out / "a")
+    os.symlink(".", out / "b")
+    assert find_runs([str(out)]) == [run_dir]
+    assert find_runs([str(out), str(out / "a" / os.path.basename(run_dir))]) == [run_dir]
+
+
+def test_report_never_writes_into_a_run_folder(synthetic_dir, tmp_path, capsys):
+    root, _ = synthetic_dir
+    run_dir, _ = train(get_experiment("lenet5").with_overrides(epochs=1, batch_size=10),
+                       RunOptions(data_dir=str(root), val_split=10, output_dir=str(tmp_path / "runs"), verbose=0))
+    before = sorted(os.listdir(run_dir))
+    assert run.main(["report", run_dir, "--out", os.path.join(run_dir, "report")]) == 2
+    assert "inside the run folder" in capsys.readouterr().err
+    assert sorted(os.listdir(run_dir)) == before

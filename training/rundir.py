@@ -10,6 +10,32 @@ import time
 from errors import SuiteError
 
 
+def enclosing_run(path):
+    """The run folder (a folder with config.json) that is `path` or holds it, else None."""
+    path = os.path.abspath(path)
+    while True:
+        if os.path.isfile(os.path.join(path, "config.json")):
+            return path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
+
+
+def check_output_folder(path, flag="--output-dir"):
+    """Refuse an output folder that is a file, or is (or lies inside) an existing run folder.
+
+    Raises:
+        SuiteError: one line naming the folder (and `flag`) and what is wrong.
+    """
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise SuiteError(f"{path}: output folder is a file")
+    run = enclosing_run(path)
+    if run:
+        raise SuiteError(f"{flag} {path}: inside the run folder {run}; a run's folder is never written into "
+                         "(choose a folder outside it)")
+
+
 def new_run_dir(output_dir, name):
     """Create a new, empty run folder `output_dir/<name>-<YYYYmmdd-HHMMSS>[-k]`.
 
@@ -19,10 +45,9 @@ def new_run_dir(output_dir, name):
         str, the path of the new folder.
 
     Raises:
-        SuiteError: `output_dir` is a file or cannot be written.
+        SuiteError: `output_dir` is a file, lies inside a run folder, or cannot be written.
     """
-    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
-        raise SuiteError(f"{output_dir}: output folder is a file")
+    check_output_folder(output_dir)
     try:
         os.makedirs(output_dir, exist_ok=True)
         base = os.path.join(output_dir, f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
