@@ -76,10 +76,14 @@ def read_batch(fileobj, name):
         raise DataError(f"{name}: truncated or corrupt batch file ({exc or type(exc).__name__})") from None
     if not isinstance(batch, dict):
         raise DataError(f"{name}: not a valid CIFAR-10 batch (a {type(batch).__name__}, not a dict)")
-    batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
+    batch = {k.decode("utf-8", "replace") if isinstance(k, bytes) else k: v for k, v in batch.items()}
     if "data" not in batch or "labels" not in batch:
         raise DataError(f"{name}: not a valid CIFAR-10 batch (no 'data' or 'labels' entry)")
-    data, labels = batch["data"], np.asarray(batch["labels"])
+    data = batch["data"]
+    try:
+        labels = np.asarray(batch["labels"])
+    except ValueError:                          # a ragged list
+        raise DataError(f"{name}: 'labels' must be a flat list of integers") from None
     if labels.ndim == 1 and labels.size == 0:
         labels = labels.astype(np.int64)           # [] comes back as float64
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8:
@@ -99,8 +103,11 @@ def _read_folder(folder):
         path = os.path.join(folder, fname)
         if not os.path.isfile(path):
             raise DataError(f"{path}: missing CIFAR-10 batch file")
-        with open(path, "rb") as f:
-            return read_batch(f, path)
+        try:
+            with open(path, "rb") as f:
+                return read_batch(f, path)
+        except OSError as exc:                   # no read permission, an I/O error
+            raise DataError(f"{path}: cannot read the batch file ({exc.strerror or exc})") from None
     return [read(f) for f in TRAIN_FILES], read(TEST_FILE)
 
 

@@ -13,7 +13,7 @@ from callbacks import read_history  # noqa: E402
 from callbacks.plots import save_figure  # noqa: E402
 from data import CLASSES, load_cifar10  # noqa: E402
 from errors import SuiteError  # noqa: E402
-from training.rundir import read_json  # noqa: E402
+from training.rundir import read_metrics  # noqa: E402
 
 
 def label(run_dir):
@@ -61,8 +61,7 @@ def accuracy_vs_parameters(table, path):
 
 def per_class(run_dirs, path):
     """Test accuracy per class of every finished run, as grouped bars."""
-    rows = {label(d): read_json(os.path.join(d, "metrics.json"))["per_class"] for d in run_dirs
-            if os.path.exists(os.path.join(d, "metrics.json"))}
+    rows = {label(d): read_metrics(d)["per_class"] for d in run_dirs if read_metrics(d)}
     fig, ax = plt.subplots(figsize=(10, 4.5))
     pd.DataFrame(rows, index=CLASSES).plot.bar(ax=ax, legend=len(rows) <= 12)
     ax.set_ylabel("test accuracy")
@@ -73,7 +72,7 @@ def per_class(run_dirs, path):
 
 def misclassified(run_dir, x_test, path, n=25):
     """A grid of test images the run's best.h5 got wrong, with true and predicted labels."""
-    wrong = read_json(os.path.join(run_dir, "metrics.json")).get("misclassified", [])[:n]
+    wrong = read_metrics(run_dir).get("misclassified", [])[:n]
     side = int(np.ceil(np.sqrt(max(len(wrong), 1))))
     fig, axes = plt.subplots(side, side, figsize=(1.8 * side, 2 * side), squeeze=False)
     for ax in axes.flat:
@@ -98,9 +97,14 @@ def draw_all(run_dirs, table, out_dir, data_dir=None):
         per_class(finished, os.path.join(out_dir, "per_class.png"))
         made.append("per_class.png")
         best = table.dropna(subset=["test_accuracy"]).sort_values("test_accuracy").iloc[-1]["run"]
-        if read_json(os.path.join(best, "metrics.json")).get("misclassified"):
+        wrong = read_metrics(best).get("misclassified")
+        if wrong:
             try:
                 _, (x_test, _) = load_cifar10(data_dir)
+                beyond = max(index for index, _, _ in wrong)
+                if beyond >= len(x_test):
+                    raise SuiteError(f"{best}/metrics.json names test image {beyond}; the test split has "
+                                     f"{len(x_test)}")
             except SuiteError as exc:
                 print(f"report: no misclassified-image grid ({exc})")
             else:

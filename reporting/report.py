@@ -10,7 +10,7 @@ from callbacks import median_train_speed, read_history
 from data.provenance import short_provenance
 from errors import SuiteError
 from reporting import figures
-from training.rundir import check_output_folder, read_json, write_csv, write_text
+from training.rundir import check_output_folder, read_json, read_metrics, write_csv, write_text
 
 COLUMNS = ["run", "experiment", "model", "parameters", "epochs", "best_val_accuracy", "test_accuracy",
            "wall_seconds", "images_per_s", "precision", "device", "data"]
@@ -62,8 +62,7 @@ def parameters(run_dir, config):
 def run_row(run_dir):
     """One report row for a run folder (test accuracy is empty until the run has finished)."""
     config = read_json(os.path.join(run_dir, "config.json"))
-    metrics_path = os.path.join(run_dir, "metrics.json")
-    metrics = read_json(metrics_path) if os.path.exists(metrics_path) else {}
+    metrics = read_metrics(run_dir)
     history = read_history(os.path.join(run_dir, "history.csv"))
     env = config.get("environment", {})
     return {

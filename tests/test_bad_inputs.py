@@ -94,6 +94,8 @@ CASES = [
      "data_batch_4: 'data' must have shape (N, 3072), got (10, 1000)"),
     ("batch-dtype", "batch with float pixels", ["train", "lenet5", *T], "data_batch_4: 'data' must be a uint8 array, got float32"),
     ("batch-labels", "labels out of range", ["train", "lenet5", *T], "data_batch_4: labels must be within 0-9, got 0..10"),
+    ("batch-ragged-labels", "ragged label list", ["train", "lenet5", *T],
+     "data_batch_4: 'labels' must be a flat list of integers"),
     ("test-batch-empty", "test batch with no images", ["train", "lenet5", *T], "the test batches hold no images"),
     ("batch-pickle-code", "crafted pickle that would run code", ["train", "lenet5", *T],
      "data_batch_4: not a valid CIFAR-10 batch (refused to load global posix.system)"),
@@ -126,6 +128,16 @@ CASES = [
     ("readme-schedule-args", "the README's own --schedule-args, with a bad factor", ["train", "lenet5",
      "--schedule", "step", "--schedule-args", "drop_epochs=[10,20],factor=2", *T],
      "--schedule-args factor (schedule step): 2 is not allowed; it must be a finite number in (0, 1]"),
+    ("report-metrics-list", "report over a metrics.json that is a list", ["report", "{run}", "--out", "{sandbox}/r"],
+     "metrics.json: not a metrics.json written by run.py train (a list, not an object)"),
+    ("report-metrics-no-per-class", "report over a metrics.json without per_class",
+     ["report", "{run}", "--out", "{sandbox}/r"], "(per_class must map class names to accuracies)"),
+    ("report-metrics-text-top1", "report over a metrics.json whose test_top1 is text",
+     ["report", "{run}", "--out", "{sandbox}/r"], "(test_top1 is 'high')"),
+    ("report-metrics-bad-misclassified", "report over a metrics.json with a malformed misclassified list",
+     ["report", "{run}", "--out", "{sandbox}/r"], "(misclassified must list [image index, true class, predicted"),
+    ("report-out-is-file", "report --out naming a file", ["report", "{run}", "--out", "{sandbox}/keep.txt"],
+     "keep.txt: output folder is a file"),
     ("out-is-file", "output folder is a file", ["train", "lenet5", "--batch-size", "8", "--data-dir", "{data}",
      "--val-split", "10", "--output-dir", "{sandbox}/keep.txt"], "output folder is a file"),
     ("resume-not-run", "--resume of a folder that is not a run", ["train", "--resume", "{sandbox}"],
@@ -157,6 +169,7 @@ def corrupt(path, case):
         "batch-dtype": lambda: path.write_bytes(pickle.dumps({**good, b"data": np.zeros((10, 3072), np.float32)})),
         "batch-labels": lambda: path.write_bytes(pickle.dumps({**good, b"labels": [0] * 9 + [10]})),
         "batch-pickle-code": lambda: path.write_bytes(pickle.dumps({b"data": Evil(), b"labels": [0] * 10})),
+        "batch-ragged-labels": lambda: path.write_bytes(pickle.dumps({**good, b"labels": [[0, 1]] + [[0]] * 9})),
         "test-batch-empty": lambda: path.with_name("test_batch").write_bytes(
             pickle.dumps({b"data": np.zeros((0, 3072), np.uint8), b"labels": []})),
     }
@@ -199,6 +212,16 @@ def models(tmp_path_factory):
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
     return make_images(tmp_path_factory.mktemp("images"))
+
+
+# metrics.json of the finished run, per case (the report reads it)
+GOOD_METRICS = '"test_top1": 0.5, "per_class": {"cat": 0.5}'
+BROKEN_METRICS = {
+    "report-metrics-list": "[]",
+    "report-metrics-no-per-class": '{"test_top1": 0.5}',
+    "report-metrics-text-top1": '{"test_top1": "high", "per_class": {"cat": 0.5}}',
+    "report-metrics-bad-misclassified": '{' + GOOD_METRICS + ', "misclassified": [[1, 2]]}',
+}
 
 
 def make_run(folder, **broken):
@@ -252,6 +275,8 @@ def sandbox(tmp_path, case, argv, models, images):
     corrupt(tmp_path / BATCH, case)
     (tmp_path / "keep.txt").write_text("keep me")
     make_run(tmp_path / "finished")
+    if case in BROKEN_METRICS:
+        (tmp_path / "finished" / "metrics.json").write_text(BROKEN_METRICS[case])
     make_run(tmp_path / "broken", config="corrupt")
     paths = {"data": tmp_path / "data", "out": tmp_path / "runs", "sandbox": tmp_path, "models": models,
              "images": images, "run": tmp_path / "finished", "badrun": tmp_path / "broken"}

@@ -123,3 +123,9 @@ def test_validation_split_is_fixed_disjoint_and_optional():
     assert split_validation(x, y, 0)[1] is None
     with pytest.raises(DataError, match="leaves no training images"):
         split_validation(x, y, 100)
+
+
+def test_a_key_that_is_not_utf8_is_ignored_and_the_batch_loads():
+    batch = {b"\xff\xfe": b"junk", b"data": np.zeros((2, 3072), np.uint8), b"labels": [1, 2]}
+    x, y = read_batch(io.BytesIO(pickle.dumps(batch)), "b")
+    assert x.shape == (2, 32, 32, 3) and list(y) == [1, 2]

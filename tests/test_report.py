@@ -59,3 +59,17 @@ def test_report_never_writes_into_a_run_folder(synthetic_dir, tmp_path, capsys):
     assert run.main(["report", run_dir, "--out", os.path.join(run_dir, "report")]) == 2
     assert "inside the run folder" in capsys.readouterr().err
     assert sorted(os.listdir(run_dir)) == before
+
+
+def test_a_misclassified_index_beyond_the_test_split_skips_the_grid(synthetic_dir, tmp_path, capsys):
+    root, _ = synthetic_dir
+    run_dir, _ = train(get_experiment("lenet5").with_overrides(epochs=1, batch_size=10),
+                       RunOptions(data_dir=str(root), val_split=10, output_dir=str(tmp_path / "runs"), verbose=0))
+    path = os.path.join(run_dir, "metrics.json")
+    metrics = json.load(open(path))
+    json.dump({**metrics, "misclassified": [[12345, 1, 2]]}, open(path, "w"))
+    assert run.main(["report", run_dir, "--out", str(tmp_path / "rep"), "--data-dir", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "no misclassified-image grid" in out and "names test image 12345; the test split has 20" in out
+    assert not os.path.exists(tmp_path / "rep" / "misclassified.png")
+    assert os.path.exists(tmp_path / "rep" / "report.html")

@@ -101,3 +101,36 @@ def read_json(path):
             return json.load(f)
     except (OSError, ValueError) as exc:
         raise SuiteError(f"{path}: cannot read ({type(exc).__name__})") from None
+
+
+def read_metrics(run_dir):
+    """A run's metrics.json, checked: {} while the run has none, else a dict whose test_top1 is a number
+    in [0, 1], per_class maps class names to numbers and misclassified lists [image index, true class,
+    predicted class] triples of whole numbers (classes 0-9).
+
+    Raises:
+        SuiteError: the file is unreadable or holds anything else (naming the file and the entry).
+    """
+    path = os.path.join(run_dir, "metrics.json")
+    if not os.path.exists(path):
+        return {}
+    metrics = read_json(path)
+
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
+
+    def bad(entry):
+        return SuiteError(f"{path}: not a metrics.json written by run.py train ({entry})")
+    if not isinstance(metrics, dict):
+        raise bad(f"a {type(metrics).__name__}, not an object")
+    if not (number(metrics.get("test_top1")) and 0 <= metrics["test_top1"] <= 1):
+        raise bad(f"test_top1 is {metrics.get('test_top1')!r}")
+    per_class = metrics.get("per_class")
+    if not isinstance(per_class, dict) or not all(number(v) for v in per_class.values()):
+        raise bad("per_class must map class names to accuracies")
+    wrong = metrics.get("misclassified", [])
+    if not isinstance(wrong, list) or not all(
+            isinstance(w, list) and len(w) == 3 and all(isinstance(v, int) and v >= 0 for v in w)
+            and w[1] < 10 and w[2] < 10 for w in wrong):
+        raise bad("misclassified must list [image index, true class, predicted class]")
+    return metrics
