@@ -21,14 +21,28 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # keep TensorFlow's C++ start-up chatter off stderr
 
 
+BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy"}
+
+
 def import_backend_quietly():
-    """Import TensorFlow with native stderr silenced (console.native_stderr_silenced), then keep
-    Keras' legacy-HDF5 notice out of the log."""
+    """Check that $KERAS_BACKEND's package is installed, import TensorFlow with native stderr silenced
+    (console.native_stderr_silenced), then keep Keras' legacy-HDF5 notice out of the log.
+
+    Raises:
+        SuiteError: an unknown KERAS_BACKEND, or its package is not installed.
+    """
     import importlib.util
     import logging
 
     from console import native_stderr_silenced
-    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow" and importlib.util.find_spec("tensorflow"):
+    from errors import SuiteError
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if backend not in BACKEND_MODULES:
+        raise SuiteError(f"KERAS_BACKEND={backend!r}: choose one of {', '.join(BACKEND_MODULES)}")
+    if not importlib.util.find_spec(BACKEND_MODULES[backend]):
+        raise SuiteError(f"KERAS_BACKEND={backend} but {BACKEND_MODULES[backend]} is not installed "
+                         f"(pip install {BACKEND_MODULES[backend]}, or unset KERAS_BACKEND for TensorFlow)")
+    if backend == "tensorflow":
         with native_stderr_silenced():
             import tensorflow
             tensorflow.config.list_physical_devices("GPU")   # device discovery logs too (cuInit without a GPU)
@@ -321,9 +335,9 @@ COMMANDS = {"train": cmd_train, "list": cmd_list, "load": cmd_load, "evaluate": 
 def main(argv=None):
     """Run one command; returns the exit status (0 success, 2 bad input, 130 interrupted)."""
     args = build_parser().parse_args(argv)
-    import_backend_quietly()
     from errors import SuiteError
     try:
+        import_backend_quietly()
         return COMMANDS[args.command](args)
     except SuiteError as exc:
         print(f"run.py {args.command}: error: {exc}", file=sys.stderr)

@@ -77,3 +77,17 @@ def test_key_values_keep_commas_inside_brackets_and_quotes():
     assert run.key_values("input_shape=[64,64,3]") == {"input_shape": [64, 64, 3]}
     assert run.key_values('name="a,b",x=true') == {"name": "a,b", "x": True}
     assert run.key_values("none") == {}
+
+
+def test_a_backend_that_is_not_installed_is_one_line():
+    import importlib.util
+    missing = next((b for b in ("jax", "torch") if not importlib.util.find_spec(b)), None)
+    if missing is None:
+        pytest.skip("JAX and PyTorch are both installed")
+    done = run_cli("list", env={"KERAS_BACKEND": missing})
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"run.py list: error: KERAS_BACKEND={missing} but {missing} is not "
+                                                f"installed (pip install {missing}, or unset KERAS_BACKEND for "
+                                                "TensorFlow)"]
+    unknown = run_cli("list", env={"KERAS_BACKEND": "mxnet"})
+    assert unknown.returncode == 2 and "KERAS_BACKEND='mxnet': choose one of" in unknown.stderr

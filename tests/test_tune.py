@@ -99,3 +99,33 @@ def test_bayesian_and_hyperband_sweeps_then_retrain(tuner, sweep_data, tmp_path,
     config = __import__("json").load(open(tmp_path / "runs" / retrained / "config.json"))
     assert config["experiment"]["lr"] == pytest.approx(best["hyperparameters"]["lr"])
     assert os.path.exists(tmp_path / "runs" / retrained / "metrics.json")
+
+
+def test_bad_distribution_variables_and_a_file_as_output_folder_are_one_line(sweep_data, tmp_path, monkeypatch,
+                                                                            capsys):
+    import run
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", "abc")
+    assert run.main(tune_args(sweep_data, tmp_path / "out", 1)) == 2
+    assert capsys.readouterr().err.strip() == ("run.py tune: error: KERASTUNER_ORACLE_PORT='abc' is not a port "
+                                               "number (1-65535)")
+    monkeypatch.delenv("KERASTUNER_ORACLE_PORT")
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner0")
+    assert run.main(tune_args(sweep_data, tmp_path / "out", 1)) == 2
+    assert "set KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT" in capsys.readouterr().err
+    monkeypatch.delenv("KERASTUNER_TUNER_ID")
+    (tmp_path / "file").write_text("x")
+    assert run.main(tune_args(sweep_data, tmp_path / "file", 1)) == 2
+    assert capsys.readouterr().err.strip().endswith("file: output folder is a file")
+    assert not (tmp_path / "out").exists() and (tmp_path / "file").read_text() == "x"
+
+
+def test_a_damaged_saved_sweep_is_one_line_that_names_overwrite(sweep_data, tmp_path, capsys):
+    import run
+    assert run.main(tune_args(sweep_data, tmp_path, 1)) == 0
+    oracle = tmp_path / "tune" / "tutorial_cnn" / "keras_tuner" / "oracle.json"
+    oracle.write_text('{"ongoing_trials": {}, "tried_so_far": 7}')
+    capsys.readouterr()
+    assert run.main(tune_args(sweep_data, tmp_path, 2)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot be reloaded" in err[0] and "--overwrite" in err[0]
+    assert run.main([*tune_args(sweep_data, tmp_path, 1), "--overwrite"]) == 0

@@ -19,7 +19,7 @@ import pandas as pd
 from callbacks import read_history
 from errors import SuiteError, UnknownNameError
 from training.hardware import resolve_precision
-from training.rundir import write_csv, write_json, write_text
+from training.rundir import check_output_folder, write_csv, write_json, write_text
 from training.train import RunOptions, environment, load_splits, train
 from tuning.hypermodel import ExperimentHyperModel
 
@@ -55,6 +55,21 @@ def role():
     return "single" if not tuner_id else "chief" if tuner_id == "chief" else "worker"
 
 
+def check_distribution_env():
+    """Check keras-tuner's distribution variables before a sweep starts.
+
+    Raises:
+        SuiteError: KERASTUNER_ORACLE_PORT is not a port number (1-65535), or a tuner ID is set
+            without KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT.
+    """
+    port = os.environ.get("KERASTUNER_ORACLE_PORT")
+    if port is not None and not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise SuiteError(f"KERASTUNER_ORACLE_PORT={port!r} is not a port number (1-65535)")
+    if role() != "single" and not (port and os.environ.get("KERASTUNER_ORACLE_IP")):
+        raise SuiteError("KERASTUNER_TUNER_ID is set, so this is a distributed sweep: set KERASTUNER_ORACLE_IP "
+                         "and KERASTUNER_ORACLE_PORT too (the chief's address)")
+
+
 def make_tuner(hypermodel, opts, directory):
     """A keras-tuner tuner of kind opts.tuner that prints one progress line per finished trial."""
     base = TUNERS[opts.tuner]
@@ -70,9 +85,15 @@ def make_tuner(hypermodel, opts, directory):
             print(progress_line(self.oracle.get_trial(trial.trial_id), opts, self.oracle), flush=True)
 
     budget = {"max_epochs": opts.epochs} if opts.tuner == "hyperband" else {"max_trials": opts.max_trials}
-    return Tuner(hypermodel, objective=OBJECTIVE, executions_per_trial=opts.executions_per_trial,
-                 directory=directory, project_name="keras_tuner", overwrite=opts.overwrite,
-                 seed=opts.data.seed, **budget)
+    try:
+        return Tuner(hypermodel, objective=OBJECTIVE, executions_per_trial=opts.executions_per_trial,
+                     directory=directory, project_name="keras_tuner", overwrite=opts.overwrite,
+                     seed=opts.data.seed, **budget)
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:   # a damaged oracle.json / trial.json
+        cause = exc.__cause__ or exc       # keras-tuner wraps the reload error in a RuntimeError
+        raise SuiteError(f"{directory}/keras_tuner: the saved sweep cannot be reloaded ({type(cause).__name__}: "
+                         f"{' '.join(str(cause).split())[:120]}); run again with --overwrite to start it "
+                         "over") from None
 
 
 def progress_line(trial, opts, oracle):
@@ -109,8 +130,11 @@ def tune(exp, opts):
     """Run (or resume) a sweep over `exp`'s search space; returns the trials table (chief/single) or None.
 
     Raises:
-        SuiteError: bad data or options.
+        SuiteError: bad data or options, an output folder that is a file or a run folder, bad
+            keras-tuner distribution variables, or a saved sweep that cannot be reloaded.
     """
+    check_output_folder(opts.output_dir)
+    check_distribution_env()
     import tensorflow as tf
     tf.get_logger().setLevel("ERROR")   # every trial builds a new model: TF's retracing notes are expected
     keras.utils.set_random_seed(opts.data.seed)
