@@ -332,8 +332,20 @@ COMMANDS = {"train": cmd_train, "list": cmd_list, "load": cmd_load, "evaluate": 
             "tune": cmd_tune, "report": cmd_report, "predict": cmd_predict}
 
 
+class Terminated:
+    """Set when SIGTERM arrived: the handler raises KeyboardInterrupt, so training stops and saves as for
+    Ctrl-C, and main() then exits with 143 (128 + SIGTERM) instead of 130."""
+
+    received = False
+
+    @classmethod
+    def handle(cls, signum, frame):
+        cls.received = True
+        raise KeyboardInterrupt("terminated")
+
+
 def main(argv=None):
-    """Run one command; returns the exit status (0 success, 2 bad input, 130 interrupted)."""
+    """Run one command; returns the exit status (0 success, 2 bad input, 130 interrupted, 143 SIGTERM)."""
     args = build_parser().parse_args(argv)
     from errors import SuiteError
     try:
@@ -343,12 +355,21 @@ def main(argv=None):
         print(f"run.py {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:          # training says what it saved (training.train.TrainingInterrupted)
-        print(f"run.py {args.command}: interrupted" + (f"; {exc}" if str(exc) else ""), file=sys.stderr)
-        return 130
+        said = "" if str(exc) in ("", "terminated") else f"; {exc}"
+        print(f"run.py {args.command}: {'terminated (SIGTERM)' if Terminated.received else 'interrupted'}{said}",
+              file=sys.stderr)
+        return 143 if Terminated.received else 130
     except BrokenPipeError:                   # output piped into e.g. `head`, which closed early
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # as the Python docs advise
         return 1
 
 
+def install_signal_handlers():
+    """SIGTERM stops a command as Ctrl-C does (training saves and says how to resume), exit status 143."""
+    import signal
+    signal.signal(signal.SIGTERM, Terminated.handle)
+
+
 if __name__ == "__main__":
+    install_signal_handlers()
     sys.exit(main())

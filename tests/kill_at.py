@@ -3,7 +3,7 @@
     python tests/kill_at.py MOMENT N SIGNAL -- RUN.PY ARGS...
 
 MOMENT (below) names a function; at its N-th call the process sends itself SIGNAL
-(KILL or INT), before or after the call as the moment says. Nothing in the suite
+(KILL, INT or TERM), before or after the call as the moment says. Nothing in the suite
 knows about this file: it only wraps functions from outside.
 """
 import os
@@ -58,5 +58,6 @@ if __name__ == "__main__":
     # A shell starts a background job (`cmd &`, as some CI runners do) with SIGINT ignored, and
     # Python then installs no KeyboardInterrupt handler: restore the one an interactive Ctrl-C meets.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    run.install_signal_handlers()           # as `python run.py` does (SIGTERM)
     wrap(*MOMENTS[moment], int(n), getattr(signal, f"SIG{sig}"))
     sys.exit(run.main(argv))

@@ -91,3 +91,20 @@ def test_a_backend_that_is_not_installed_is_one_line():
                                                 "TensorFlow)"]
     unknown = run_cli("list", env={"KERAS_BACKEND": "mxnet"})
     assert unknown.returncode == 2 and "KERAS_BACKEND='mxnet': choose one of" in unknown.stderr
+
+
+def test_tf_config_never_makes_auto_wait_for_workers_and_a_bad_one_is_refused(monkeypatch):
+    from errors import SuiteError
+    from training.hardware import distribution_scope
+    cluster = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}}))
+    _, described = distribution_scope("auto")
+    assert described.startswith("default")                       # a TF_CONFIG alone starts no multiworker wait
+    for task, message in (({"type": "worker", "index": 2}, "index\": 0..1}"),
+                          ({"type": "chief", "index": 0}, "TF_CONFIG task must be")):
+        monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": task}))
+        with pytest.raises(SuiteError, match=message):
+            distribution_scope("multiworker")
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"task": {"type": "worker", "index": 0}}))
+    with pytest.raises(SuiteError, match="TF_CONFIG needs"):
+        distribution_scope("multiworker")

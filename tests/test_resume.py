@@ -64,14 +64,15 @@ def test_killed_five_times_then_resumed_equals_an_uninterrupted_run(synthetic_di
     assert not [f for f in os.listdir(run_dir) if ".tmp" in f or f == "backup"]
 
 
-def test_ctrl_c_saves_the_state_and_says_how_to_resume(synthetic_dir, tmp_path):
+@pytest.mark.parametrize("sig, status, said", [("INT", 130, "interrupted"), ("TERM", 143, "terminated (SIGTERM)")])
+def test_ctrl_c_or_sigterm_saves_the_state_and_says_how_to_resume(synthetic_dir, tmp_path, sig, status, said):
     root, _ = synthetic_dir
     out = tmp_path / "runs"
-    stopped = run("train", *recipe(root, out), kill=("train-batch", 5, "INT"))
+    stopped = run("train", *recipe(root, out), kill=("train-batch", 5, sig))
     run_dir = only_run_dir(out)
-    assert stopped.returncode == 130
+    assert stopped.returncode == status
     assert stopped.stderr.strip().splitlines() == [
-        f"run.py train: interrupted; 1 of 3 epochs are saved in {run_dir}; "
+        f"run.py train: {said}; 1 of 3 epochs are saved in {run_dir}; "
         f"continue with: python run.py train --resume {run_dir}"]
     assert list(pd.read_csv(os.path.join(run_dir, "history.csv"))["epoch"]) == [0]
     resumed = run("train", "--resume", run_dir)

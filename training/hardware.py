@@ -111,28 +111,56 @@ def resolve_precision(requested="auto"):
     return "mixed_bfloat16" if cpu_flags() & {"amx_bf16", "avx512_bf16"} else "float32"
 
 
+def check_tf_config():
+    """The worker addresses of $TF_CONFIG, checked: valid JSON with cluster.worker a list of addresses and
+    task {"type": "worker", "index": i} within it.
+
+    Raises:
+        SuiteError: TF_CONFIG is missing or malformed, or its task index is outside the worker list.
+    """
+    text = os.environ.get("TF_CONFIG")
+    if not text:
+        raise SuiteError("--strategy multiworker needs TF_CONFIG (the cluster and this task's index)")
+    try:
+        config = json.loads(text)
+    except ValueError:
+        raise SuiteError("TF_CONFIG is not valid JSON") from None
+    cluster = config.get("cluster") if isinstance(config, dict) else None
+    workers = cluster.get("worker") if isinstance(cluster, dict) else None
+    task = config.get("task") if isinstance(config, dict) else None
+    if not isinstance(workers, list) or not workers or not all(isinstance(w, str) for w in workers):
+        raise SuiteError('TF_CONFIG needs "cluster": {"worker": ["host:port", ...]}')
+    index = task.get("index") if isinstance(task, dict) else None
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(workers) or \
+            task.get("type") != "worker":
+        raise SuiteError(f'TF_CONFIG task must be {{"type": "worker", "index": 0..{len(workers) - 1}}}, '
+                         f"got {task!r}")
+    return workers
+
+
 def distribution_scope(requested="auto"):
     """A context to build and compile the model in, for the chosen distribution strategy.
 
     TensorFlow: 'mirrored' is tf.distribute.MirroredStrategy over the local GPUs,
-    'multiworker' is MultiWorkerMirroredStrategy configured by TF_CONFIG. JAX:
-    'mirrored' sets keras.distribution.DataParallel over the local devices,
-    'multiworker' first calls keras.distribution.initialize(). 'auto' picks
-    multiworker when TF_CONFIG is set, mirrored with several GPUs, else default.
+    'multiworker' is MultiWorkerMirroredStrategy configured by TF_CONFIG (checked first,
+    see `check_tf_config`). JAX: 'mirrored' sets keras.distribution.DataParallel over
+    the local devices, 'multiworker' first calls keras.distribution.initialize(). 'auto'
+    picks mirrored with several GPUs, else default; never multiworker, which waits for
+    the other workers and so must be asked for.
 
     Returns:
         (context manager, description): enter the context to build the model.
 
     Raises:
-        SuiteError: unknown strategy, 'multiworker' without TF_CONFIG on TensorFlow,
+        SuiteError: unknown strategy, 'multiworker' without a valid TF_CONFIG on TensorFlow,
             or a strategy the backend does not support.
     """
     if requested not in STRATEGIES:
         raise SuiteError(f"unknown strategy {requested!r}; choose one of: {', '.join(STRATEGIES)}")
     backend, n_gpus = keras.backend.backend(), len(gpus())
     choice = requested
-    if requested == "auto":
-        choice = "multiworker" if os.environ.get("TF_CONFIG") else "mirrored" if n_gpus > 1 else "default"
+    if requested == "auto":       # never multiworker: it waits for the other workers, so it must be asked for
+        choice = "mirrored" if n_gpus > 1 else "default"
     if choice == "default":
         return contextlib.nullcontext(), f"default (one device; {n_gpus} GPU(s) found)"
     if backend == "tensorflow":
@@ -140,12 +168,9 @@ def distribution_scope(requested="auto"):
         if choice == "mirrored":
             strategy = tf.distribute.MirroredStrategy()
         else:
-            if not os.environ.get("TF_CONFIG"):
-                raise SuiteError("--strategy multiworker needs TF_CONFIG (the cluster and this task's index)")
-            try:
-                json.loads(os.environ["TF_CONFIG"])
-            except ValueError:
-                raise SuiteError("TF_CONFIG is not valid JSON") from None
+            workers = check_tf_config()
+            print(f"multiworker: waiting for the {len(workers)} workers of TF_CONFIG ({', '.join(workers)}) "
+                  "to start", flush=True)
             strategy = tf.distribute.MultiWorkerMirroredStrategy()
         return strategy.scope(), f"{choice} ({type(strategy).__name__}, {strategy.num_replicas_in_sync} replicas)"
     if backend == "jax":
