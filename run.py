@@ -166,6 +166,8 @@ def build_parser():
     tn.add_argument("--retrain-epochs", type=positive_int, help="epochs of that run (default: the recipe's)")
     tn.add_argument("--seed", type=non_negative_int, default=0)
     tn.add_argument("--output-dir", default="runs", help="sweeps go to OUTPUT_DIR/tune/<experiment>/")
+    tn.add_argument("--chief-timeout", type=positive_float, default=120.0,
+                    help="a distributed sweep's worker waits this many seconds for the chief (default 120)")
     data_options(tn)
 
     rp = sub.add_parser("report", help="compare runs: table (CSV, Markdown, HTML) and plots")
@@ -277,6 +279,7 @@ def cmd_tune(args):
     data = RunOptions(data_dir=args.data_dir, limit_train=args.limit_train, seed=args.seed,
                       **({"val_split": args.val_split} if args.val_split is not None else {}))
     opts = TuneOptions(tuner=args.tuner, max_trials=args.max_trials, epochs=args.epochs,
+                       chief_timeout=args.chief_timeout,
                        executions_per_trial=args.executions_per_trial, overwrite=args.overwrite,
                        retrain=args.retrain, retrain_epochs=args.retrain_epochs, output_dir=args.output_dir, data=data)
     try:

@@ -12,6 +12,7 @@ import shutil
 import keras
 import numpy as np
 
+from errors import SuiteError
 from training.rundir import commit_file, read_json, sync_file, write_json
 
 # Attributes of stateful callbacks saved with the backup: ModelCheckpoint's best value,
@@ -27,9 +28,16 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
         super().__init__(f"{os.path.splitext(filepath)[0]}.tmp.h5", **kwargs)
 
     def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, logs)
-        if os.path.exists(self.filepath):
-            commit_file(self.filepath, self.final_path)
+        try:
+            super().on_epoch_end(epoch, logs)
+            if os.path.exists(self.filepath):
+                commit_file(self.filepath, self.final_path)
+        except OSError as exc:                   # a full disk (ENOSPC), a quota, an I/O error
+            if os.path.exists(self.filepath):
+                os.remove(self.filepath)         # the half-written file; the last good one stays
+            raise SuiteError(f"{self.final_path}: could not write the checkpoint of epoch {epoch + 1} "
+                             f"({exc.strerror or exc}); the previous {os.path.basename(self.final_path)} is "
+                             "kept, and the run can continue with --resume once there is room") from None
 
 
 class RunBackup(keras.callbacks.BackupAndRestore):

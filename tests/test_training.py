@@ -117,3 +117,24 @@ def test_fast94_recipe_runs_end_to_end_with_whitening_lookahead_and_tta(syntheti
     assert metrics["evaluated"] == "final.h5" and metrics["tta_level"] == 2 and metrics["epochs"] == 1
     whitening = load_saved_model(os.path.join(run_dir, "final.h5")).get_layer("fast94").get_layer("whitening")
     assert np.abs(whitening.get_weights()[0]).max() > 0                 # adapted to the training images
+
+
+def test_a_full_disk_during_a_checkpoint_is_one_error_and_keeps_the_last_good_file(synthetic_dir, tmp_path,
+                                                                                   monkeypatch):
+    import errno
+
+    from errors import SuiteError
+    real = keras.callbacks.ModelCheckpoint.on_epoch_end
+
+    def disk_fills_in_epoch_2(self, epoch, logs=None):
+        if epoch == 1 and self.filepath.endswith("last.tmp.h5"):
+            open(self.filepath, "wb").write(b"half a file")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, epoch, logs)
+    monkeypatch.setattr(keras.callbacks.ModelCheckpoint, "on_epoch_end", disk_fills_in_epoch_2)
+    root, _ = synthetic_dir
+    with pytest.raises(SuiteError, match=r"last.h5: could not write the checkpoint of epoch 2 \(No space left"):
+        train(tiny(epochs=3), options(root, tmp_path))
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert not (run_dir / "last.tmp.h5").exists()
+    assert load_saved_model(str(run_dir / "last.h5")) is not None                 # epoch 1's, intact

@@ -129,3 +129,22 @@ def test_a_damaged_saved_sweep_is_one_line_that_names_overwrite(sweep_data, tmp_
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot be reloaded" in err[0] and "--overwrite" in err[0]
     assert run.main([*tune_args(sweep_data, tmp_path, 1), "--overwrite"]) == 0
+
+
+def test_a_worker_without_a_chief_gives_up_after_its_timeout(sweep_data, tmp_path, monkeypatch, capsys):
+    import time
+
+    import run
+    with socket.socket() as s:                    # a free port that nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner0")
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", str(port))
+    start = time.monotonic()
+    assert run.main([*tune_args(sweep_data, tmp_path, 1), "--chief-timeout", "2"]) == 2
+    assert time.monotonic() - start < 30
+    out, err = capsys.readouterr()
+    assert f"waiting up to 2 s for the chief at 127.0.0.1:{port}" in out
+    assert err.strip() == (f"run.py tune: error: no chief answered at 127.0.0.1:{port} within 2 s (start it with "
+                           "KERASTUNER_TUNER_ID=chief, or raise --chief-timeout)")

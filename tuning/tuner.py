@@ -32,7 +32,8 @@ OBJECTIVE = keras_tuner.Objective("val_accuracy", direction="max")
 class TuneOptions:
     """How to run a sweep: tuner (a key of TUNERS), max_trials, epochs per trial (hyperband: the
     most), executions_per_trial, overwrite (start over), retrain (train the best configuration
-    afterwards for retrain_epochs, default the recipe's), output_dir, and the data options of RunOptions."""
+    afterwards for retrain_epochs, default the recipe's), output_dir, chief_timeout (seconds a
+    worker waits for the chief's oracle), and the data options of RunOptions."""
 
     tuner: str = "random"
     max_trials: int = 10
@@ -42,6 +43,7 @@ class TuneOptions:
     retrain: bool = False
     retrain_epochs: int = None
     output_dir: str = "runs"
+    chief_timeout: float = 120.0
     data: RunOptions = dataclasses.field(default_factory=RunOptions)
 
     def __post_init__(self):
@@ -68,6 +70,31 @@ def check_distribution_env():
     if role() != "single" and not (port and os.environ.get("KERASTUNER_ORACLE_IP")):
         raise SuiteError("KERASTUNER_TUNER_ID is set, so this is a distributed sweep: set KERASTUNER_ORACLE_IP "
                          "and KERASTUNER_ORACLE_PORT too (the chief's address)")
+
+
+def wait_for_chief(timeout):
+    """In a worker, wait until the chief's oracle (KERASTUNER_ORACLE_IP:PORT) accepts connections.
+
+    keras-tuner's gRPC client would wait for ever; this says what it waits for and gives up after
+    `timeout` seconds.
+
+    Raises:
+        SuiteError: no chief answered within `timeout` seconds.
+    """
+    import socket
+    import time
+    address = (os.environ["KERASTUNER_ORACLE_IP"], int(os.environ["KERASTUNER_ORACLE_PORT"]))
+    print(f"worker: waiting up to {timeout:g} s for the chief at {address[0]}:{address[1]}", flush=True)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(address, timeout=min(5.0, timeout)).close()
+            return
+        except OSError:
+            if time.monotonic() >= deadline:
+                raise SuiteError(f"no chief answered at {address[0]}:{address[1]} within {timeout:g} s "
+                                 "(start it with KERASTUNER_TUNER_ID=chief, or raise --chief-timeout)") from None
+            time.sleep(0.5)
 
 
 def make_tuner(hypermodel, opts, directory):
@@ -135,6 +162,8 @@ def tune(exp, opts):
     """
     check_output_folder(opts.output_dir)
     check_distribution_env()
+    if role() == "worker":
+        wait_for_chief(opts.chief_timeout)
     import tensorflow as tf
     tf.get_logger().setLevel("ERROR")   # every trial builds a new model: TF's retracing notes are expected
     keras.utils.set_random_seed(opts.data.seed)
