@@ -63,9 +63,67 @@ class RunBackup(keras.callbacks.BackupAndRestore):
 
     @staticmethod
     def completed_epochs(run_dir):
-        """Epochs whose state is committed in run_dir/backup (0 when there is no backup)."""
+        """Epochs whose state is committed in run_dir/backup (0 when there is no readable backup)."""
         path = os.path.join(run_dir, "backup", "state.json")
-        return read_json(path)["epoch"] if os.path.exists(path) else 0
+        try:
+            state = read_json(path) if os.path.exists(path) else {}
+        except SuiteError:
+            return 0
+        epoch = state.get("epoch") if isinstance(state, dict) else None
+        return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else 0
+
+    @staticmethod
+    def check_resumable(run_dir):
+        """Check everything a resume will read, writing nothing; returns the epochs it continues after.
+
+        Checks backup/state.json (its fields), the epoch folder it names (its weights, and its
+        best.h5 / last.h5 snapshots open as HDF5) and history.csv (readable, a row for each
+        completed epoch). A run killed in its first epoch has no backup yet and resumes from 0;
+        a run with two or more epochs in history.csv and no backup has lost it.
+
+        Raises:
+            SuiteError: one line naming what is damaged and what the user can do.
+        """
+        import h5py
+        import pandas as pd
+        backup = os.path.join(run_dir, "backup")
+        state_path = os.path.join(backup, "state.json")
+        history_path = os.path.join(run_dir, "history.csv")
+        fresh = "this run cannot be resumed; start a new one with `python run.py train NAME` (this folder is kept)"
+        try:
+            history = pd.read_csv(history_path) if os.path.exists(history_path) else pd.DataFrame({"epoch": []})
+        except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise SuiteError(f"{history_path}: unreadable ({type(exc).__name__}); {fresh}") from None
+        if "epoch" not in history:
+            raise SuiteError(f"{history_path}: no epoch column; {fresh}")
+        if not os.path.exists(state_path):
+            if len(history) >= 2:
+                raise SuiteError(f"{backup}: missing, but history.csv lists {len(history)} epochs: resuming would "
+                                 f"overwrite them from epoch 0; {fresh}")
+            return 0
+        state = read_json(state_path)
+        fields = {"epoch": int, "folder": str, "seed_states": list, "callbacks": list}
+        wrong = [k for k, kind in fields.items() if not isinstance(state, dict) or not isinstance(state.get(k), kind)
+                 or isinstance(state.get(k), bool)]
+        if wrong or state["epoch"] < 1:
+            raise SuiteError(f"{state_path}: damaged ({', '.join(wrong) or 'epoch'} missing or wrong); {fresh}")
+        folder = os.path.join(backup, os.path.basename(state["folder"]))
+        for name in ("state.weights.h5", "best.h5", "last.h5"):
+            path = os.path.join(folder, name)
+            if not os.path.exists(path):
+                if name == "state.weights.h5":
+                    raise SuiteError(f"{path}: missing (the backup of epoch {state['epoch']}); {fresh}")
+                continue
+            try:
+                h5py.File(path, "r").close()
+            except OSError:
+                raise SuiteError(f"{path}: truncated or corrupt (the backup of epoch {state['epoch']}); "
+                                 f"{fresh}") from None
+        done = state["epoch"]
+        if sorted(history["epoch"][history["epoch"] < done]) != list(range(done)):
+            raise SuiteError(f"{history_path}: does not list epochs 1-{done}, which the backup says are done; "
+                             f"{fresh}")
+        return done
 
     def _seed_states(self):
         return [v for v in self.model.variables if v.path.endswith("seed_generator_state")]

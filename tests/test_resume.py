@@ -78,3 +78,64 @@ def test_ctrl_c_or_sigterm_saves_the_state_and_says_how_to_resume(synthetic_dir,
     resumed = run("train", "--resume", run_dir)
     assert resumed.returncode == 0 and "after epoch 1 of 3" in resumed.stdout
     assert list(pd.read_csv(os.path.join(run_dir, "history.csv"))["epoch"]) == [0, 1, 2]
+
+
+def damage(run_dir, how):
+    """Damage a killed run's folder in one way a user's disk or hand might."""
+    backup = os.path.join(run_dir, "backup")
+    state_path = os.path.join(backup, "state.json")
+    state = json.load(open(state_path))
+    epoch_dir = os.path.join(backup, state["folder"])
+    if how == "history-empty":
+        open(os.path.join(run_dir, "history.csv"), "w").close()
+    elif how == "history-corrupt":
+        open(os.path.join(run_dir, "history.csv"), "wb").write(b"\xff\xfe\x00garbage\n1,2,3,4\n")
+    elif how == "history-missing":
+        os.remove(os.path.join(run_dir, "history.csv"))
+    elif how == "epoch-folder-missing":
+        import shutil
+        shutil.rmtree(epoch_dir)
+    elif how == "weights-truncated":
+        path = os.path.join(epoch_dir, "state.weights.h5")
+        open(path, "r+b").truncate(os.path.getsize(path) // 3)
+    elif how == "state-without-epoch":
+        del state["epoch"]
+        json.dump(state, open(state_path, "w"))
+    elif how == "backup-deleted":
+        import shutil
+        shutil.rmtree(backup)
+
+
+@pytest.fixture(scope="module")
+def killed_in_epoch_3(tmp_path_factory):
+    """A run killed in its third epoch (two committed), made once for the damage tests."""
+    from conftest import write_batches
+    root = tmp_path_factory.mktemp("killed")
+    write_batches(root / "data" / "cifar-10-batches-py", n_train=80)
+    stopped = run("train", *recipe(str(root / "data"), root / "runs"), kill=("train-batch", 14, "KILL"))   # 6 batches an epoch
+    assert stopped.returncode == -signal.SIGKILL
+    return only_run_dir(root / "runs")
+
+
+@pytest.mark.parametrize("how, message", [
+    ("history-empty", "history.csv: unreadable (EmptyDataError)"),
+    ("history-corrupt", "history.csv: "),
+    ("history-missing", "history.csv: does not list epochs 1-2, which the backup says are done"),
+    ("epoch-folder-missing", "state.weights.h5: missing (the backup of epoch 2)"),
+    ("weights-truncated", "state.weights.h5: truncated or corrupt (the backup of epoch 2)"),
+    ("state-without-epoch", "state.json: damaged (epoch missing or wrong)"),
+    ("backup-deleted", "backup: missing, but history.csv lists 2 epochs"),
+])
+def test_a_damaged_run_is_refused_before_anything_in_it_changes(killed_in_epoch_3, tmp_path, how, message, capsys):
+    import shutil
+
+    import run as cli
+    from test_bad_inputs import snapshot
+    run_dir = str(tmp_path / "run")
+    shutil.copytree(killed_in_epoch_3, run_dir)
+    damage(run_dir, how)
+    before = snapshot(run_dir)
+    assert cli.main(["train", "--resume", run_dir]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and "cannot be resumed; start a new one" in err[0], err
+    assert snapshot(run_dir) == before                            # config.json included: no retry counted

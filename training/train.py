@@ -234,14 +234,15 @@ def resume(run_dir, data_dir=None, verbose=None):
         (run_dir, metrics) as `train`.
 
     Raises:
-        SuiteError: not a run folder, an unreadable config, or a run that already finished.
+        SuiteError: not a run folder, an unreadable config, a run that already finished, or a damaged
+            backup or history (`RunBackup.check_resumable`; then nothing in the folder has changed).
     """
     config, exp, opts = read_run_config(run_dir)
     opts = dataclasses.replace(opts, data_dir=data_dir or opts.data_dir,
                                verbose=verbose if verbose is not None else opts.verbose)
     if os.path.exists(os.path.join(run_dir, "metrics.json")):
         raise SuiteError(f"{run_dir}: this run already finished (metrics.json exists)")
-    done = RunBackup.completed_epochs(run_dir)
+    done = RunBackup.check_resumable(run_dir)          # the whole backup, before anything is written
     session = prepare(exp, opts)
     for leftover in glob.glob(os.path.join(run_dir, "*.tmp*")):   # half-written files of the killed process
         os.remove(leftover)
