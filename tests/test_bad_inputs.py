@@ -138,6 +138,21 @@ CASES = [
      ["report", "{run}", "--out", "{sandbox}/r"], "(misclassified must list [image index, true class, predicted"),
     ("report-out-is-file", "report --out naming a file", ["report", "{run}", "--out", "{sandbox}/keep.txt"],
      "keep.txt: output folder is a file"),
+    ("predict-fifo", "a named pipe given as an image (it would block a reader)",
+     ["predict", "{models}/good.h5", "{sandbox}/fifo.png"], "fifo.png: not a regular file"),
+    ("tune-out-is-file", "tune --output-dir naming a file", ["tune", "pyramid", "--data-dir", "{data}",
+     "--output-dir", "{sandbox}/keep.txt"], "keep.txt: output folder is a file"),
+    ("oracle-port-text", "KERASTUNER_ORACLE_PORT that is no number", ["env:KERASTUNER_ORACLE_PORT=abc", "tune",
+     "pyramid", "--data-dir", "{data}", "--output-dir", "{out}"], "KERASTUNER_ORACLE_PORT='abc' is not a port number"),
+    ("worker-without-chief", "a sweep worker whose chief never starts", ["env:KERASTUNER_TUNER_ID=tuner0",
+     "env:KERASTUNER_ORACLE_IP=127.0.0.1", "env:KERASTUNER_ORACLE_PORT=9", "tune", "tutorial_cnn", "--data-dir",
+     "{data}", "--val-split", "10", "--output-dir", "{out}", "--chief-timeout", "1"],
+     "no chief answered at 127.0.0.1:9 within 1 s"),
+    ("backend-unknown", "KERAS_BACKEND naming no backend", ["env:KERAS_BACKEND=mxnet", "list"],
+     "KERAS_BACKEND='mxnet': choose one of"),
+    ("tf-config-index", "TF_CONFIG whose task index is outside its worker list",
+     ['env:TF_CONFIG={"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 3}}',
+      "train", "lenet5", "--strategy", "multiworker", "--batch-size", "8", *T], 'TF_CONFIG task must be'),
     ("out-is-file", "output folder is a file", ["train", "lenet5", "--batch-size", "8", "--data-dir", "{data}",
      "--val-split", "10", "--output-dir", "{sandbox}/keep.txt"], "output folder is a file"),
     ("resume-not-run", "--resume of a folder that is not a run", ["train", "--resume", "{sandbox}"],
@@ -235,13 +250,16 @@ def make_run(folder, **broken):
 
 
 def snapshot(*folders):
-    """{path: sha256} of every file under the folders."""
+    """{path: sha256} of every file under the folders ({path: kind} for a pipe or a link, never opened)."""
     out = {}
     for folder in folders:
-        for dirpath, _, files in os.walk(folder):
-            for name in files:
+        for dirpath, dirs, files in os.walk(folder):
+            for name in files + [d for d in dirs if os.path.islink(os.path.join(dirpath, d))]:
                 path = os.path.join(dirpath, name)
-                out[path] = hashlib.sha256(open(path, "rb").read()).hexdigest()
+                if os.path.islink(path) or not os.path.isfile(path):
+                    out[path] = "link" if os.path.islink(path) else "special"
+                else:
+                    out[path] = hashlib.sha256(open(path, "rb").read()).hexdigest()
     return out
 
 
@@ -282,14 +300,24 @@ def sandbox(tmp_path, case, argv, models, images):
              "images": images, "run": tmp_path / "finished", "badrun": tmp_path / "broken"}
     if "{readonly}" in " ".join(argv):
         paths["readonly"] = read_only_folder(tmp_path)
-    return [a.format(**paths) for a in argv]
+    if case == "predict-fifo":
+        os.mkfifo(tmp_path / "fifo.png")
+    return [a if a.startswith("env:") else a.format(**paths) for a in argv]
+
+
+def split_env(argv):
+    """(environment variables, argv): leading 'env:KEY=VALUE' items of a case set variables."""
+    env = dict(a[4:].split("=", 1) for a in argv if a.startswith("env:"))
+    return env, [a for a in argv if not a.startswith("env:")]
 
 
 @pytest.mark.parametrize("case, what, argv, message", CASES, ids=[c[0] for c in CASES])
 def test_bad_input_gets_one_line_and_destroys_nothing(case, what, argv, message, tmp_path, models, images,
                                                       monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    argv = sandbox(tmp_path, case, argv, models, images)
+    env, argv = split_env(sandbox(tmp_path, case, argv, models, images))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
     before = snapshot(tmp_path, models, images)
     status, lines = run_case(argv, capsys.readouterr)
     assert status != 0 and len(lines) == 1, lines
@@ -329,11 +357,18 @@ def print_matrix():
             box.mkdir()
             os.chdir(box)
             err = io.StringIO()
+            env, filled = split_env(sandbox(box, case, argv, models, images))
+            saved = {k: os.environ.get(k) for k in env}
+            os.environ.update(env)
             with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-                status, lines = run_case(sandbox(box, case, argv, models, images), lambda: ("", err.getvalue()))
-            shown = " ".join(argv).replace("|", "\\|")
+                status, lines = run_case(filled, lambda: ("", err.getvalue()))
+            for key, value in saved.items():
+                os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+            env_shown = " ".join(a[4:] for a in argv if a.startswith("env:"))
+            shown = " ".join(a for a in argv if not a.startswith("env:")).replace("|", "\\|")
             message = " / ".join(lines).replace(str(box), "…").replace(str(tmp), "…").replace("|", "\\|")
-            print(f"| {case} | {what} | `run.py {shown}` | {status} | {message} |")
+            prefix = f"{env_shown} ".replace("|", "\\|") if env_shown else ""
+            print(f"| {case} | {what} | `{prefix}run.py {shown}` | {status} | {message} |")
 
 
 if __name__ == "__main__":
