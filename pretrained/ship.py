@@ -41,13 +41,14 @@ def seeds_table(runs):
     rows = "\n".join(
         f"| {c['options']['seed']} | {100 * m['test_top1']:.2f}% | {m['epochs']} | {m['wall_seconds']:.0f} | "
         f"{m.get('test_seconds', 0):.0f} | {to_target(m)} | {c['environment']['device']}, "
-        f"{c['environment']['precision']} |" for c, m in runs)
+        f"{c['environment']['precision']} | {short_provenance(m.get('data')).replace('?', 'not recorded')} |"
+        for c, m in runs)
     return f"""## Every seed of this recipe
 
 Mean test top-1 over {len(runs)} seeds: **{100 * top1.mean():.2f}%** (standard deviation {100 * top1.std(ddof=1) if len(top1) > 1 else 0:.2f} points, min {100 * top1.min():.2f}%, max {100 * top1.max():.2f}%). The shipped file is the first row.
 
-| seed | test top-1 | epochs | training s | test s | time to target | machine |
-|---|---|---|---|---|---|---|
+| seed | test top-1 | epochs | training s | test s | time to target | machine | data |
+|---|---|---|---|---|---|---|---|
 {rows}
 """
 
@@ -55,6 +56,8 @@ Mean test top-1 over {len(runs)} seeds: **{100 * top1.mean():.2f}%** (standard d
 def card(name, config, metrics, history, digest, note="", seeds=()):
     """The model card (Markdown) of a shipped run; `seeds`: [(config, metrics)] of other seeds' runs."""
     exp, env = config["experiment"], config["environment"]
+    data = metrics.get("data") or config.get("data")
+    of_copy = f" of CIFAR-10 {data['copy']}" if data and data["copy"] != "unknown" else ""
     total = metrics["wall_seconds"] + metrics.get("test_seconds", 0)
     resumed = metrics.get("resumed_after_epochs") or []
     rows = "\n".join(f"| {c} | {100 * a:.2f}% |" for c, a in metrics["per_class"].items())
@@ -62,7 +65,7 @@ def card(name, config, metrics, history, digest, note="", seeds=()):
     passes = {0: "", 1: " (each image through 2 views)", 2: " (each image through 6 views)"}[metrics.get("tta_level", 0)]
     return f"""# `{name}`: {exp['model']} trained on CIFAR-10
 
-**Test top-1 accuracy: {100 * metrics['test_top1']:.2f}%** on the {metrics['test_images']:,} test images
+**Test top-1 accuracy: {100 * metrics['test_top1']:.2f}%** on the {metrics['test_images']:,} test images{of_copy}
 (test-time augmentation: {views[metrics.get('tta_level', 0)]}).
 
 {note}
