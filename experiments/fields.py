@@ -16,7 +16,8 @@ class Field:
     """One declared value.
 
     kind: 'float' (a finite real number), 'int' (a whole number), 'bool', 'choice' (one of
-    `choices`) or 'epochs' (a list of whole epoch numbers >= 1). low/high bound numbers
+    `choices`), 'text', 'epochs' (a list of whole epoch numbers >= 1) or 'sizes' (a list of
+    whole numbers >= 1, or of such lists: layer widths). low/high bound numbers
     (None: unbounded); low_open/high_open make a bound exclusive. default: the value used
     when none is given (None: derived from the run).
     """
@@ -28,15 +29,20 @@ class Field:
     high_open: bool = False
     choices: tuple = ()
     default: object = None
+    many: bool = False          # 'choice' only: a list of choices is accepted too
 
     def allowed(self):
         """What the field accepts, in words, e.g. 'a number in (0, 10]'."""
         if self.kind == "bool":
             return "true or false"
         if self.kind == "choice":
-            return "one of " + ", ".join(map(str, self.choices))
+            return ("one of " if not self.many else "one (or a list) of ") + ", ".join(map(str, self.choices))
         if self.kind == "epochs":
             return "a list of whole epoch numbers >= 1, e.g. [10,20]"
+        if self.kind == "sizes":
+            return "a list of whole numbers >= 1 (or of such lists), e.g. [64,128]"
+        if self.kind == "text":
+            return "text"
         what = "a whole number" if self.kind == "int" else "a finite number"
         if self.low is None and self.high is None:
             return what
@@ -52,10 +58,17 @@ class Field:
         if self.kind == "bool":
             return isinstance(value, bool)
         if self.kind == "choice":
-            return value in self.choices
-        if self.kind == "epochs":
-            return (isinstance(value, (list, tuple)) and
-                    all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value))
+            if self.many and isinstance(value, (list, tuple)):
+                return len(value) > 0 and all(v in self.choices for v in value)
+            return isinstance(value, (str, int, float)) and value in self.choices
+        if self.kind == "text":
+            return isinstance(value, str)
+        if self.kind in ("epochs", "sizes"):
+            def whole(v):
+                return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+            return isinstance(value, (list, tuple)) and len(value) > 0 and all(
+                whole(v) or (self.kind == "sizes" and isinstance(v, (list, tuple)) and v and all(map(whole, v)))
+                for v in value)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             return False
         if self.kind == "int" and not isinstance(value, int):

@@ -8,6 +8,7 @@ the `fast94` experiment in experiments/recipes.py; `models.tta` builds the test-
 import numpy as np
 from keras import Model, initializers, layers, ops, saving
 
+from experiments.fields import Field
 from models.blocks import classifier_output, rescale_input
 from models.registry import register_model
 
@@ -171,6 +172,11 @@ def fast94(input_shape=(32, 32, 3), classes=10, widths=(64, 256, 256), activatio
     x = layers.Dense(classes, use_bias=False)(x)
     x = layers.Rescaling(scaling_factor)(x)
     return Model(inputs, classifier_output(x), name="fast94")
+
+
+fast94.hyperparameters = {"bn_momentum": Field("float", 0, 1, high_open=True),
+                          "bias_scale": Field("float", 0, 1000, low_open=True),
+                          "scaling_factor": Field("float", 0, 10, low_open=True)}   # the rest: from the defaults
 
 
 def adapt_model(model, images, limit=WHITENING_IMAGES):

@@ -2,11 +2,15 @@
 from keras import Model, layers
 
 from models.blocks import CONV_TYPES, classifier_output, conv_bn_relu, rescale_input, transition_block
+from experiments.fields import Field, unit_interval
 from models.registry import register_model
 
 # Three convolution blocks of rising, then flat, width; a transition block after each
 # of the first two. Widths are the suite's choice: seed 002 gives the design, not the numbers.
 BLOCK_WIDTHS = ((32, 64, 128), (64, 128, 128), (64, 128, 128))
+# The hyperparameters every pyramid builder takes through **hp (see `pyramid`), checked by create_model.
+PYRAMID_HP = {"block_widths": Field("sizes"), "transition_width": Field("int", 1, 4096),
+              "dropout": unit_interval(), "width_multiplier": Field("float", 0.05, 16)}
 
 
 def _pyramid(name, input_shape, classes, conv_types, block_widths=BLOCK_WIDTHS,
@@ -57,10 +61,14 @@ def pyramid(input_shape=(32, 32, 3), classes=10, conv_type="normal", **hp):
     return _pyramid("pyramid", input_shape, classes, conv_type, **hp)
 
 
+pyramid.hyperparameters = {**PYRAMID_HP, "conv_type": Field("choice", choices=tuple(CONV_TYPES), many=True)}
+
+
 def _register_variant(conv_type):
     def builder(input_shape=(32, 32, 3), classes=10, **hp):
         return _pyramid(f"pyramid_{conv_type}", input_shape, classes, conv_type, **hp)
     builder.__name__ = f"pyramid_{conv_type}"
+    builder.hyperparameters = PYRAMID_HP
     builder.__doc__ = (f"Seed 002's 6B pyramid with every 3x3 layer a `{conv_type}` convolution "
                        f"({CONV_TYPES[conv_type].__doc__.strip()}). Same arguments as `pyramid`.")
     return register_model(builder)
@@ -84,3 +92,6 @@ def mixed6b(input_shape=(32, 32, 3), classes=10, **hp):
     block 3 depthwise separable, grouped, grouped dilated. Same arguments as `pyramid`.
     """
     return _pyramid("mixed6b", input_shape, classes, list(MIXED6B_TYPES), **hp)
+
+
+mixed6b.hyperparameters = PYRAMID_HP

@@ -5,10 +5,10 @@ Follows timm/models/_registry.py: a model variant is one function decorated with
 """
 import fnmatch
 import inspect
-import math
 import re
 
 from errors import SuiteError, UnknownNameError
+from experiments.fields import Field, unit_interval
 
 _MODELS = {}
 
@@ -17,6 +17,8 @@ def register_model(fn):
     """Register a builder under its function name and return it unchanged.
 
     The builder's signature is `(input_shape=(32, 32, 3), classes=10, **hp) -> keras.Model`.
+    Its hyperparameters are checked against their defaults' kinds, or against a
+    `hyperparameters` attribute ({name: experiments.fields.Field}) where it sets one.
     """
     _MODELS[fn.__name__] = fn
     return fn
@@ -34,36 +36,39 @@ def get_builder(name):
     return _MODELS[name]
 
 
+def declared_hyperparameters(builder):
+    """{name: Field} of a builder's hyperparameters: its `hyperparameters` attribute where it declares
+    one (builders taking **hp), else inferred from its keyword defaults (a float is a finite number,
+    a dropout rate in [0, 1); an int a whole number >= 1; a bool; text; a tuple a list of sizes)."""
+    declared = dict(getattr(builder, "hyperparameters", {}))
+    for key, param in inspect.signature(builder).parameters.items():
+        default = param.default
+        if key in declared or key in ("input_shape", "classes") or default is inspect.Parameter.empty:
+            continue
+        if isinstance(default, bool):
+            declared[key] = Field("bool")
+        elif isinstance(default, int):
+            declared[key] = Field("int", 1, None)
+        elif isinstance(default, float):
+            declared[key] = unit_interval() if "dropout" in key else Field("float")
+        elif isinstance(default, str):
+            declared[key] = Field("text")
+        elif isinstance(default, (tuple, list)):
+            declared[key] = Field("sizes")
+    return declared
+
+
 def check_hyperparameters(builder, hp):
-    """Check `hp` against the kinds of the builder's declared defaults: a number where the default is
-    a number (finite; a whole one where the default is an int), true/false where it is a bool, text
-    where it is text, a list where it is a tuple.
+    """Check `hp` against the builder's declared hyperparameters (`declared_hyperparameters`);
+    names it does not declare are left to the builder (an unknown one is refused there).
 
     Raises:
-        SuiteError: "--hp NAME: VALUE is not allowed; it must be ..." for the first value that differs.
+        SuiteError: "--hp NAME: VALUE is not allowed; it must be ..." for the first bad value.
     """
-    defaults = {k: p.default for k, p in inspect.signature(builder).parameters.items()
-                if p.default is not inspect.Parameter.empty}
+    declared = declared_hyperparameters(builder)
     for key, value in hp.items():
-        default = defaults.get(key)
-        if default is None:
-            continue                       # not declared with a default: the builder checks it
-        if isinstance(default, bool):
-            ok, kind = isinstance(value, bool), "true or false"
-        elif isinstance(default, int):
-            ok, kind = isinstance(value, int) and not isinstance(value, bool), "a whole number"
-        elif isinstance(default, float):
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            kind = "a finite number"
-        elif isinstance(default, str):
-            ok, kind = isinstance(value, str), "text"
-        elif isinstance(default, (tuple, list)):
-            ok, kind = isinstance(value, (tuple, list)), f"a list like {list(default)}"
-        else:
-            continue
-        if not ok:
-            raise SuiteError(f"--hp {key}: {value!r} is not allowed; it must be {kind} "
-                             f"(default {default!r}; see `{builder.__module__}.{builder.__name__}`)")
+        if key in declared:
+            declared[key].check(f"--hp {key}", value)
 
 
 def create_model(name, input_shape=(32, 32, 3), classes=10, weights=None, **hp):

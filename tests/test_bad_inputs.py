@@ -84,8 +84,11 @@ CASES = [
      "--hp weights: not a hyperparameter of the architecture"),
     ("hp-nan", "NaN model hyperparameter", ["train", "lenet5", "--hp", "dropout=NaN", "--batch-size", "8", *T],
      "--hp dropout: nan is not allowed; it must be a finite number"),
-    ("hp-keras-refuses", "hyperparameter a Keras layer refuses", ["train", "lenet5", "--hp", "dropout=2", "--batch-size", "8", *T],
-     "model lenet5: hyperparameters {'dropout': 2} refused by its builder or a Keras layer"),
+    ("hp-out-of-range", "model hyperparameter out of its declared range", ["train", "lenet5", "--hp", "dropout=2",
+     "--batch-size", "8", *T], "--hp dropout: 2 is not allowed; it must be a finite number in [0, 1)"),
+    ("hp-keras-refuses", "hyperparameter a Keras layer refuses", ["train", "fast94", "--hp", "activation=wiggly",
+     "--batch-size", "8", *T], "model fast94: hyperparameters {'activation': 'wiggly'} refused by its builder or a "
+                               "Keras layer"),
     ("data-missing", "missing data folder", ["train", "lenet5", "--data-dir", "{sandbox}/nowhere",
      "--output-dir", "{out}"], "no CIFAR-10 found"),
     ("batch-truncated", "batch file truncated", ["train", "lenet5", *T], "data_batch_4: truncated or corrupt"),
