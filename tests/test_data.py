@@ -129,3 +129,20 @@ def test_a_key_that_is_not_utf8_is_ignored_and_the_batch_loads():
     batch = {b"\xff\xfe": b"junk", b"data": np.zeros((2, 3072), np.uint8), b"labels": [1, 2]}
     x, y = read_batch(io.BytesIO(pickle.dumps(batch)), "b")
     assert x.shape == (2, 32, 32, 3) and list(y) == [1, 2]
+
+
+def test_a_batch_file_that_cannot_be_read_is_one_error(synthetic_dir, monkeypatch):
+    """Root ignores file modes, so the refused read is simulated where the loader opens the file."""
+    import builtins
+
+    from errors import DataError
+    root, _ = synthetic_dir
+    real_open = builtins.open
+
+    def refusing_open(path, *args, **kwargs):
+        if str(path).endswith("data_batch_3"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+    monkeypatch.setattr(builtins, "open", refusing_open)
+    with pytest.raises(DataError, match=r"data_batch_3: cannot read the batch file \(Permission denied\)"):
+        load_local(str(root))
