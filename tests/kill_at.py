@@ -38,8 +38,8 @@ def wrap(spec, when, n, sig):
     original, calls = getattr(owner, name), [0]
 
     def wrapper(*args, **kwargs):
-        hit = not file_suffix or (isinstance(args[0], h5py.File) and args[0].id.valid
-                                  and args[0].filename.endswith(file_suffix))
+        hit = not file_suffix or (isinstance(args[0], h5py.File) and args[0].id.valid and args[0].mode != "r"
+                                  and args[0].filename.endswith(file_suffix))    # a write, not a resume's check
         calls[0] += hit
         if hit and calls[0] == n and when == "before":
             os.kill(os.getpid(), sig)
