@@ -11,20 +11,16 @@ from errors import SuiteError, UnknownNameError
 from experiments.fields import Field, check_fields, positive, unit_interval
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-SCHEDULES = ("constant", "step", "time_decay", "cosine", "onecycle", "warmup_linear", "plateau")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 AUGMENT_ENGINES = ("layers", "imagedatagenerator")
 EVALUATE_WEIGHTS = ("best", "final")
 TTA_LEVELS = (0, 1, 2)          # as models.tta.TTA_LEVELS (not imported: that would load Keras)
-# ImageDataGenerator's augmentation parameters that both engines understand, and
-# alternating_flip (airbench94; engine "layers" only): each image is mirrored in every
-# other epoch, starting in a random one.
-AUGMENT_KEYS = ("rotation_range", "width_shift_range", "height_shift_range", "horizontal_flip",
-                "zoom_range", "shear_range", "fill_mode", "alternating_flip")
 FILL_MODES = ("nearest", "reflect", "wrap", "constant")
 IMAGE_SIZE = 32          # pixels: CIFAR-10's height and width
 
-# What each augmentation parameter may be. Both engines accept exactly these: ImageDataGenerator
+# ImageDataGenerator's augmentation parameters that both engines understand, and
+# alternating_flip (airbench94; engine "layers" only): each image is mirrored in every
+# other epoch, starting in a random one. Both engines accept exactly these values: ImageDataGenerator
 # allows more, but Keras' layers refuse a shift of a whole image or more, a zoom of 100% or more
 # and a shear whose tangent exceeds 1.
 AUGMENT_FIELDS = {
@@ -37,6 +33,7 @@ AUGMENT_FIELDS = {
     "fill_mode": Field("choice", choices=FILL_MODES),
     "alternating_flip": Field("bool"),
 }
+AUGMENT_KEYS = tuple(AUGMENT_FIELDS)
 
 # Each schedule's arguments (see callbacks.schedules.make_schedule) with their defaults (None: derived
 # from the run). The ranges keep every schedule's learning rate positive and finite.
@@ -55,6 +52,7 @@ SCHEDULE_ARGS = {
                 "patience": Field("int", 0, 1000, default=5),
                 "min_lr": Field("float", 0, 1, default=1e-6)},
 }
+SCHEDULES = tuple(SCHEDULE_ARGS)
 
 # create_model's own arguments, which --hp must not reach: CIFAR-10 fixes the first two, and a weights
 # path would load a file no recipe names.

@@ -61,7 +61,8 @@ def accuracy_vs_parameters(table, path):
 
 def per_class(run_dirs, path):
     """Test accuracy per class of every finished run, as grouped bars."""
-    rows = {label(d): read_metrics(d)["per_class"] for d in run_dirs if read_metrics(d)}
+    metrics = {label(d): read_metrics(d) for d in run_dirs}
+    rows = {name: m["per_class"] for name, m in metrics.items() if m}
     fig, ax = plt.subplots(figsize=(10, 4.5))
     pd.DataFrame(rows, index=CLASSES).plot.bar(ax=ax, legend=len(rows) <= 12)
     ax.set_ylabel("test accuracy")
