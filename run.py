@@ -40,6 +40,10 @@ def import_backend_quietly():
     if backend not in BACKEND_MODULES:
         raise SuiteError(f"KERAS_BACKEND={backend!r}: choose one of {', '.join(BACKEND_MODULES)}")
     if not importlib.util.find_spec(BACKEND_MODULES[backend]):
+        if "KERAS_BACKEND" not in os.environ:
+            others = [b for b in ("jax", "torch") if importlib.util.find_spec(b)]
+            raise SuiteError("TensorFlow, Keras' default backend, is not installed: pip install -r requirements.txt"
+                             + "".join(f", or KERAS_BACKEND={b}" for b in others))
         raise SuiteError(f"KERAS_BACKEND={backend} but {BACKEND_MODULES[backend]} is not installed "
                          f"(pip install {BACKEND_MODULES[backend]}, or unset KERAS_BACKEND for TensorFlow)")
     if backend == "tensorflow":
@@ -136,7 +140,8 @@ def build_parser():
     r.add_argument("--schedule-args", type=key_values, help="e.g. drop_epochs=[10,20],factor=0.1")
     r.add_argument("--augment", type=key_values,
                    help="ImageDataGenerator parameters, e.g. rotation_range=10,horizontal_flip=true; or none")
-    r.add_argument("--augment-engine", help="layers (tf.data + Keras preprocessing layers) or imagedatagenerator")
+    r.add_argument("--augment-engine", help="auto (layers on TensorFlow, else pydataset), layers (tf.data + Keras "
+                   "preprocessing layers), pydataset (the same layers on any backend) or imagedatagenerator")
     r.add_argument("--precision", help="auto, float32, mixed_bfloat16 or mixed_float16")
     r.add_argument("--hp", type=key_values, help="model hyperparameters, e.g. dropout=0.3")
     o = t.add_argument_group("run options")

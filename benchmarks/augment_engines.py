@@ -1,11 +1,13 @@
-"""Throughput of the two augmentation engines, without a model (images/s).
+"""Throughput of the augmentation engines, without a model (images/s).
 
     python benchmarks/augment_engines.py --data-dir /tmp/cifar10 [--seconds 10] [--csv out.csv]
 
 Measures data.pipeline.train_dataset for engine "layers" (tf.data + Keras
-preprocessing layers) and "imagedatagenerator" (ImageDataGenerator.flow) on real
-CIFAR-10 training images, for each recipe's augmentation and batch size below, and
-prints a table with the ratio layers / imagedatagenerator.
+preprocessing layers), "pydataset" (the same layers on the active Keras backend, one
+batch at a time) and "imagedatagenerator" (ImageDataGenerator.flow) on real CIFAR-10
+training images, for each recipe's augmentation and batch size below, and prints a
+table with the ratio layers / imagedatagenerator. Engines that need TensorFlow are left
+out where it is not installed; set KERAS_BACKEND to measure "pydataset" on JAX or PyTorch.
 """
 import argparse
 import os
@@ -30,18 +32,25 @@ def main(argv=None):
     a = p.parse_args(argv)
     import pandas as pd
 
+    import importlib.util
+
+    import run
+    run.import_backend_quietly()
     from data import load_cifar10
     from data.pipeline import measure_throughput
+    engines = ("layers", "pydataset", "imagedatagenerator") if importlib.util.find_spec("tensorflow") else ("pydataset",)
     (x, y), _ = load_cifar10(a.data_dir)
     x, y = x[:a.images], y[:a.images]
     rows = []
     for case, (augment, batch) in CASES.items():
-        speeds = {engine: measure_throughput(x, y, batch, augment, engine, a.seconds)
-                  for engine in ("layers", "imagedatagenerator")}
-        rows.append({"case": case, **{f"{k} img/s": round(v) for k, v in speeds.items()},
-                     "ratio": round(speeds["layers"] / speeds["imagedatagenerator"], 2)})
+        speeds = {engine: measure_throughput(x, y, batch, augment, engine, a.seconds) for engine in engines}
+        ratio = {"ratio": round(speeds["layers"] / speeds["imagedatagenerator"], 2)} if len(engines) > 1 else {}
+        rows.append({"case": case, **{f"{k} img/s": round(v) for k, v in speeds.items()}, **ratio})
     table = pd.DataFrame(rows)
-    print(f"cpu cores: {os.cpu_count()}")
+    import keras
+
+    from training.hardware import describe_device
+    print(f"{describe_device()}; Keras backend {keras.backend.backend()}")
     print(table.to_string(index=False))
     if a.csv:
         table.to_csv(a.csv, index=False)

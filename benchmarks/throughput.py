@@ -39,7 +39,7 @@ def compiled(exp, precision, images):
 
 def seed_style_augment(augment):
     """ImageDataGenerator's parameters for an experiment's augmentation (alternating flip -> random flip)."""
-    from data.pipeline import imagedatagenerator_args
+    from data.augment import imagedatagenerator_args
     out = imagedatagenerator_args(augment)
     return {**out, "horizontal_flip": True} if augment.get("alternating_flip") else out
 

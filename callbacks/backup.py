@@ -47,8 +47,8 @@ class RunBackup(keras.callbacks.BackupAndRestore):
     writes `backup/epoch-000K/` with the weights and optimizer state (step counter,
     so the LR schedule's position, and momenta), hard links to the run's best.h5 and
     last.h5 as they are now, and then `backup/state.json`, which names that folder and
-    holds the seed generators' states (dropout masks) and the stateful callbacks'
-    counters. A kill at any moment leaves state.json naming a complete folder. On
+    holds the seed generators' states (dropout masks; on PyTorch also torch's global
+    generator) and the stateful callbacks' counters. A kill at any moment leaves state.json naming a complete folder. On
     resume (`on_train_begin`) it restores all of it, including best.h5 and last.h5
     (an uncommitted epoch may have replaced them).
 
@@ -144,6 +144,7 @@ class RunBackup(keras.callbacks.BackupAndRestore):
         write_json(os.path.join(self.backup_dir, "state.json"), {
             "epoch": epoch, "folder": os.path.basename(folder),
             "seed_states": [np.asarray(v.numpy()).tolist() for v in self._seed_states()],
+            "global_rng_state": _global_rng_state(),
             "callbacks": [{k: _plain(getattr(cb, k)) for k in CALLBACK_STATE if hasattr(cb, k)}
                           for cb in self.stateful],
         })
@@ -160,6 +161,7 @@ class RunBackup(keras.callbacks.BackupAndRestore):
         self.model.load_weights(os.path.join(folder, "state.weights.h5"))
         for variable, value in zip(self._seed_states(), state["seed_states"]):
             variable.assign(np.asarray(value, dtype=variable.dtype))
+        self._pending_rng_state = state.get("global_rng_state")
         for cb, attrs in zip(self.stateful, state["callbacks"]):
             for key, value in attrs.items():
                 setattr(cb, key, value)
@@ -173,10 +175,37 @@ class RunBackup(keras.callbacks.BackupAndRestore):
         self.model._initial_epoch = state["epoch"]
         self._remove_stale(keep=folder)
 
+    def on_train_batch_begin(self, batch, logs=None):
+        # The global generator is restored just before the first step, not in on_train_begin: Keras
+        # creates the PyTorch DataLoader in between, which draws from it (the uninterrupted run made
+        # its DataLoader once, in epoch 1).
+        if getattr(self, "_pending_rng_state", None) is not None:
+            _set_global_rng_state(self._pending_rng_state)
+            self._pending_rng_state = None
+        super().on_train_batch_begin(batch, logs)
+
     def _remove_stale(self, keep):
         for old in glob.glob(os.path.join(self.backup_dir, "epoch-*")):
             if old != keep:
                 shutil.rmtree(old, ignore_errors=True)
+
+
+def _global_rng_state():
+    """The backend's global random state where layers draw from it, as a JSON list; else None.
+
+    On PyTorch, Keras' Dropout without a seed uses torch's global generator (its fast path),
+    which keras.utils.set_random_seed seeds but no Keras variable holds.
+    """
+    if keras.backend.backend() != "torch":
+        return None
+    import torch
+    return torch.get_rng_state().tolist()
+
+
+def _set_global_rng_state(state):
+    if state is not None and keras.backend.backend() == "torch":
+        import torch
+        torch.set_rng_state(torch.tensor(state, dtype=torch.uint8))
 
 
 def _link_or_copy(src, dst):

@@ -12,15 +12,15 @@ from experiments.fields import Field, check_fields, positive, unit_interval
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
-AUGMENT_ENGINES = ("layers", "imagedatagenerator")
+AUGMENT_ENGINES = ("auto", "layers", "pydataset", "imagedatagenerator")   # as data.pipeline.ENGINES
 EVALUATE_WEIGHTS = ("best", "final")
 TTA_LEVELS = (0, 1, 2)          # as models.tta.TTA_LEVELS (not imported: that would load Keras)
 FILL_MODES = ("nearest", "reflect", "wrap", "constant")
 IMAGE_SIZE = 32          # pixels: CIFAR-10's height and width
 
-# ImageDataGenerator's augmentation parameters that both engines understand, and
-# alternating_flip (airbench94; engine "layers" only): each image is mirrored in every
-# other epoch, starting in a random one. Both engines accept exactly these values: ImageDataGenerator
+# ImageDataGenerator's augmentation parameters that every engine understands, and
+# alternating_flip (airbench94; not engine "imagedatagenerator"): each image is mirrored in every
+# other epoch, starting in a random one. All engines accept exactly these values: ImageDataGenerator
 # allows more, but Keras' layers refuse a shift of a whole image or more, a zoom of 100% or more
 # and a shear whose tangent exceeds 1.
 AUGMENT_FIELDS = {
@@ -77,7 +77,7 @@ class Experiment:
     decay), `schedule` and `schedule_args` (see callbacks.schedules.make_schedule),
     `augment` (ImageDataGenerator parameters: rotation in degrees, shifts as a
     fraction of the image or, when >= 1, in pixels, zoom as a fraction),
-    `augment_engine` (how augmentation is computed), `precision` (a Keras dtype policy
+    `augment_engine` (how augmentation is computed: data.pipeline.ENGINES), `precision` (a Keras dtype policy
     or 'auto'), `val_split` (validation images held out of the 50,000 unless the
     command line says otherwise), `ema_momentum` (0: off; else the test uses an
     exponential moving average of the weights, Keras' `use_ema`), `evaluate_weights`
@@ -100,7 +100,7 @@ class Experiment:
     batch_size: int = 128
     epochs: int = 50
     augment: dict = dataclasses.field(default_factory=dict)
-    augment_engine: str = "layers"
+    augment_engine: str = "auto"
     label_smoothing: float = 0.0
     precision: str = "auto"
     val_split: int = 5000
@@ -121,8 +121,8 @@ class Experiment:
         _check_choice("evaluate_weights", self.evaluate_weights, EVALUATE_WEIGHTS)
         if self.tta_level not in TTA_LEVELS:
             raise SuiteError(f"tta_level must be one of 0, 1, 2, got {self.tta_level!r}")
-        if self.augment.get("alternating_flip") and self.augment_engine != "layers":
-            raise SuiteError("alternating_flip needs the 'layers' augment engine")
+        if self.augment.get("alternating_flip") and self.augment_engine == "imagedatagenerator":
+            raise SuiteError("alternating_flip needs the layers or pydataset augment engine, not imagedatagenerator")
         check_fields({k: getattr(self, k) for k in RECIPE_FIELDS}, RECIPE_FIELDS, flag)
         reserved = sorted(set(self.model_kwargs) & RESERVED_MODEL_ARGS)
         if reserved:

@@ -82,7 +82,7 @@ def card(name, config, metrics, history, digest, note="", seeds=()):
 | wall time | {metrics['wall_seconds']:.0f} s training + {metrics.get('test_seconds', 0):.0f} s test = {total:.0f} s ({total / 60:.1f} min){'; resumed after epochs ' + ', '.join(map(str, resumed)) + ', times summed over sessions' if resumed else ''} |
 | training speed | {metrics['train_images_per_s']:.0f} images/s (median epoch); inference {metrics['inference_images_per_s']:.0f} images/s{passes} |
 | machine | {env['device']} |
-| software | Keras {env['keras']}, backend {env['backend']}{', TensorFlow ' + env['tensorflow'] if 'tensorflow' in env else ''}; precision {env['precision']} |
+| software | Keras {env['keras']}, backend {env['backend']}{' ' + env[env['backend']] if env['backend'] in env else ''}; precision {env['precision']} |
 | source's claim | {exp['claim']} (not ours) |
 
 ## Per-class test accuracy

@@ -26,10 +26,14 @@ def pytest_configure(config):
         os.environ[AUTO_PRECISION_ENV] = forced
     config.addinivalue_line("markers", "precision: a test whose result depends on the training precision; "
                                        "CI runs these again with --auto-precision mixed_bfloat16")
+    config.addinivalue_line("markers", "backends: the whole job on $KERAS_BACKEND; CI runs these on TensorFlow, "
+                                       "and on JAX and PyTorch in an environment without TensorFlow")
+    config.addinivalue_line("markers", "multidevice: training over two devices or two worker processes")
 
 
 def pytest_report_header(config):
-    return f"--precision auto resolves to: {os.environ.get(AUTO_PRECISION_ENV) or 'what this CPU supports'}"
+    return (f"Keras backend: {os.environ.get('KERAS_BACKEND', 'tensorflow')}; --precision auto resolves to: "
+            f"{os.environ.get(AUTO_PRECISION_ENV) or 'what this CPU supports'}")
 
 
 @pytest.fixture(autouse=True)

@@ -1,8 +1,10 @@
-"""The training input pipeline and its two augmentation engines."""
+"""The training input pipeline and its augmentation engines."""
+import keras
 import numpy as np
 import pytest
 
-from data.pipeline import augmentation_layers, train_dataset
+from data.augment import augmentation_layers
+from data.pipeline import train_dataset
 from errors import SuiteError
 
 
@@ -35,8 +37,8 @@ def test_flip_only_gives_each_image_or_its_mirror():
     assert 0 < flipped < 16
 
 
-@pytest.mark.parametrize("engine", ["layers", "imagedatagenerator"])
-def test_both_engines_give_float_batches_in_pixel_range(engine):
+@pytest.mark.parametrize("engine", ["layers", "pydataset", "imagedatagenerator"])
+def test_every_engine_gives_float_batches_in_pixel_range(engine):
     x, y = images()
     aug = {"rotation_range": 10, "width_shift_range": 0.1, "height_shift_range": 2, "horizontal_flip": True}
     data = train_dataset(x, y, 8, aug, engine, seed=0)
@@ -62,3 +64,62 @@ def test_batch_larger_than_data_is_refused():
     x, y = images(4)
     with pytest.raises(SuiteError, match="batch size 8 is larger than the 4 training images"):
         train_dataset(x, y, 8)
+
+
+SHIFT_FLIP = {"width_shift_range": 2, "height_shift_range": 2, "horizontal_flip": True, "fill_mode": "reflect"}
+
+
+def as_array(batch):
+    return np.asarray(keras.ops.convert_to_numpy(batch))
+
+
+@pytest.mark.backends
+def test_pydataset_engine_batches_are_a_pure_function_of_seed_epoch_and_step():
+    x, y = images(16)
+    whole = train_dataset(x, y, 5, SHIFT_FLIP, "pydataset", seed=4, epochs=3)
+    assert len(whole) == 12                                      # 3 epochs of 4 batches: 5, 5, 5, 1
+    assert [len(whole[j][1]) for j in range(4)] == [5, 5, 5, 1]
+    resumed = train_dataset(x, y, 5, SHIFT_FLIP, "pydataset", seed=4, first_epoch=2, epochs=3)
+    assert len(resumed) == 4
+    for j in (3, 1, 0, 2):                                       # any order: nothing depends on the last call
+        np.testing.assert_array_equal(as_array(resumed[j][0]), as_array(whole[8 + j][0]))
+        np.testing.assert_array_equal(resumed[j][1], whole[8 + j][1])
+    batch = as_array(whole[0][0])
+    assert batch.dtype == np.float32 and batch.shape == (5, 32, 32, 3) and 0 <= batch.min() <= batch.max() <= 255
+    assert not np.array_equal(batch, as_array(whole[4][0]))      # epochs are shuffled and augmented anew
+    other_seed = train_dataset(x, y, 5, SHIFT_FLIP, "pydataset", seed=5, epochs=1)
+    assert not np.array_equal(batch, as_array(other_seed[0][0]))
+    for epoch in range(3):                                       # each epoch shows every image once
+        labels = np.concatenate([whole[4 * epoch + i][1] for i in range(4)])
+        assert sorted(labels) == sorted(y)
+    with pytest.raises(IndexError):
+        whole[12]
+
+
+@pytest.mark.backends
+def test_pydataset_engine_alternating_flip_mirrors_each_image_in_every_other_epoch():
+    x, y = images(8)
+    y = np.arange(8)                                             # labels name the images
+    data = train_dataset(x, y, 8, {"alternating_flip": True}, "pydataset", seed=2, epochs=3)
+    seen = [dict(zip(data[e][1], as_array(data[e][0]).astype(np.uint8))) for e in range(3)]
+    mirrored = [[np.array_equal(seen[e][i], x[i][:, ::-1]) for i in range(8)] for e in range(3)]
+    for i in range(8):
+        assert np.array_equal(seen[0][i], x[i]) or mirrored[0][i]
+        assert mirrored[1][i] != mirrored[0][i] and mirrored[2][i] == mirrored[0][i]
+    assert 0 < sum(mirrored[0]) < 8                              # the first epoch's flips are random per image
+
+
+def test_auto_engine_is_tf_data_on_tensorflow_and_the_tensorflow_engines_say_when_it_is_missing(monkeypatch):
+    import importlib.util
+
+    from data.pipeline import resolve_engine
+    assert resolve_engine("auto") == ("layers" if keras.backend.backend() == "tensorflow" else "pydataset")
+    assert resolve_engine("pydataset") == "pydataset"
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorflow"
+                        else real_find_spec(name, *a))
+    with pytest.raises(SuiteError, match=r"^the layers augment engine needs TensorFlow \(a tf.data pipeline\), "
+                                         r"which is not installed; use --augment-engine pydataset \(or auto\)$"):
+        resolve_engine("layers")
+    with pytest.raises(SuiteError, match="unknown augment engine 'opencv'"):
+        resolve_engine("opencv")

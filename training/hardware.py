@@ -17,6 +17,11 @@ STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 # Set to a policy name, this makes `--precision auto` resolve to it on any machine: the tests use it
 # to check the bfloat16 path on a CPU without AMX or AVX512-BF16 (`pytest --auto-precision`).
 AUTO_PRECISION_ENV = "CIFAR10_AUTO_PRECISION"
+# Backends that trained faster in mixed_bfloat16 than in float32 on a CPU with bfloat16 units
+# (benchmarks/backends.py on an AMD EPYC with AVX512-BF16, training img/s, float32 -> bfloat16:
+# TensorFlow lenet5 2246 -> 2842, ygnet 98 -> 169, fast94 274 -> 391; PyTorch 707 -> 812, 68 -> 115,
+# 131 -> 263; JAX 733 -> 581, 42 -> 30, 60 -> 66, so JAX stays in float32 on CPUs).
+CPU_BF16_FASTER = {"tensorflow": True, "torch": True, "jax": False}
 
 
 def cpu_flags():
@@ -89,8 +94,9 @@ def resolve_precision(requested="auto"):
     """The Keras dtype policy to train with.
 
     'auto' gives the policy named by $CIFAR10_AUTO_PRECISION when that is set, else
-    'mixed_bfloat16' on a GPU that supports bfloat16 or a CPU with AMX or AVX512-BF16
-    (bf16 matrix units), else 'float32'. Other values pass through.
+    'mixed_bfloat16' on a GPU that supports bfloat16, or on a CPU with AMX or AVX512-BF16
+    (bf16 matrix units) where the backend was measured faster in bfloat16 there
+    (CPU_BF16_FASTER), else 'float32'. Other values pass through.
 
     Returns:
         str, a Keras dtype policy name.
@@ -108,7 +114,8 @@ def resolve_precision(requested="auto"):
     found = gpus()
     if found:
         return "mixed_bfloat16" if all(bf16 for _, bf16 in found) else "float32"
-    return "mixed_bfloat16" if cpu_flags() & {"amx_bf16", "avx512_bf16"} else "float32"
+    faster = CPU_BF16_FASTER.get(keras.backend.backend(), False)
+    return "mixed_bfloat16" if faster and cpu_flags() & {"amx_bf16", "avx512_bf16"} else "float32"
 
 
 def check_tf_config():
@@ -144,7 +151,9 @@ def distribution_scope(requested="auto"):
     TensorFlow: 'mirrored' is tf.distribute.MirroredStrategy over the local GPUs,
     'multiworker' is MultiWorkerMirroredStrategy configured by TF_CONFIG (checked first,
     see `check_tf_config`). JAX: 'mirrored' sets keras.distribution.DataParallel over
-    the local devices, 'multiworker' first calls keras.distribution.initialize(). 'auto'
+    the local devices (each batch is split over them: its size must divide evenly),
+    'multiworker' first calls keras.distribution.initialize() (JAX's multi-process
+    variables). PyTorch: 'default' only. 'auto'
     picks mirrored with several GPUs, else default; never multiworker, which waits for
     the other workers and so must be asked for.
 
@@ -172,10 +181,79 @@ def distribution_scope(requested="auto"):
             print(f"multiworker: waiting for the {len(workers)} workers of TF_CONFIG ({', '.join(workers)}) "
                   "to start", flush=True)
             strategy = tf.distribute.MultiWorkerMirroredStrategy()
-        return strategy.scope(), f"{choice} ({type(strategy).__name__}, {strategy.num_replicas_in_sync} replicas)"
+        name = "MirroredStrategy" if choice == "mirrored" else "MultiWorkerMirroredStrategy"
+        return strategy.scope(), f"{choice} ({name}, {strategy.num_replicas_in_sync} replicas)"
     if backend == "jax":
         if choice == "multiworker":
             keras.distribution.initialize()
-        keras.distribution.set_distribution(keras.distribution.DataParallel())
-        return contextlib.nullcontext(), f"{choice} (keras.distribution.DataParallel)"
+        devices = keras.distribution.list_devices()
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+        return contextlib.nullcontext(), f"{choice} (keras.distribution.DataParallel over {len(devices)} devices)"
     raise SuiteError(f"--strategy {choice} is not supported on the {backend} backend; use default")
+
+
+def is_chief(model):
+    """Whether this process keeps the run's files: False only in the other workers of a multi-worker
+    run (TensorFlow's MultiWorkerMirroredStrategy task id > 0, or JAX process index > 0).
+
+    Args:
+        model: the compiled model (a TensorFlow model knows its distribution strategy).
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+        return jax.process_index() == 0
+    if backend != "tensorflow":
+        return True
+    import tensorflow as tf
+    strategy = model.distribute_strategy
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return True
+    return strategy.cluster_resolver.task_id == 0
+
+
+def fix_multiworker_build(model):
+    """Let Keras 3 fit `model` under TensorFlow's MultiWorkerMirroredStrategy; other models are left alone.
+
+    Before its first step, Keras' TensorFlow trainer builds the model symbolically from
+    one batch, which it first averages over the replicas with strategy.reduce(batch) on
+    the whole (images, labels) tuple; MultiWorkerMirroredStrategy cannot reduce a tuple
+    and fails ("unsupported type PerReplica ... to a Tensor", keras-team/keras#20585).
+    Only the batch's shapes matter there, so this gives the build one replica's batch.
+    Then, after every step, Keras averages the step's scalar logs (loss, accuracy) over
+    the workers with strategy.reduce("MEAN", v, axis=0), which fails on a scalar; scalars
+    are averaged with axis=None instead. Written here because Keras has no option for
+    either; remove once Keras fixes them.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return model
+    import tensorflow as tf
+    strategy = model.distribute_strategy
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return model
+    build = model._maybe_symbolic_build
+
+    def build_from_one_replica(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, it in iterator:
+                data_batch = tf.nest.map_structure(lambda v: strategy.experimental_local_results(v)[0], next(it))
+                break
+        return build(data_batch=data_batch)
+
+    model._maybe_symbolic_build = build_from_one_replica
+    from keras.src.backend.tensorflow import trainer
+    if not getattr(trainer.reduce_per_replica, "scalars_fixed", False):
+        reduce_per_replica = trainer.reduce_per_replica
+
+        def reduce_scalars_too(values, strategy, reduction):
+            if reduction in ("auto", "mean") and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+                def mean(v):
+                    scalar = strategy.experimental_local_results(v)[0].shape.rank == 0
+                    return strategy.reduce("MEAN", v, axis=None if scalar else 0)
+                return tf.nest.map_structure(mean, values)
+            return reduce_per_replica(values, strategy, reduction)
+
+        reduce_scalars_too.scalars_fixed = True
+        trainer.reduce_per_replica = reduce_scalars_too
+    return model
+

@@ -9,9 +9,11 @@ continue a killed run; it is removed once metrics.json is written.
 """
 import dataclasses
 import glob
+import importlib
 import os
 import shutil
 import sys
+import tempfile
 
 import keras
 import numpy as np
@@ -21,12 +23,13 @@ from callbacks import (AtomicModelCheckpoint, EpochStats, HistoryCSV, Lookahead,
                        read_history)
 from data import CLASSES, load_cifar10, split_validation
 from data.provenance import data_provenance
-from data.pipeline import check_batch_size, steps_per_epoch, train_dataset
+from data.pipeline import check_batch_size, resolve_engine, steps_per_epoch, train_dataset
 from errors import SuiteError
 from experiments import Experiment
 from models import adapt_model, create_model, with_test_time_augmentation
 from training.evaluate import EVAL_BATCH_SIZE, evaluate_model, load_saved_model
-from training.hardware import STRATEGIES, describe_device, distribution_scope, resolve_precision
+from training.hardware import (STRATEGIES, describe_device, distribution_scope, fix_multiworker_build, is_chief,
+                               resolve_precision)
 from training.losses import make_loss
 from training.rundir import commit_file, new_run_dir, read_json, write_json, write_text
 
@@ -136,9 +139,8 @@ def environment(precision, strategy):
     """Backend, versions, device, precision and strategy of this process, for the run's files."""
     env = {"backend": keras.backend.backend(), "keras": keras.__version__,
            "device": describe_device(), "precision": precision, "strategy": strategy}
-    if env["backend"] == "tensorflow":
-        import tensorflow as tf
-        env["tensorflow"] = tf.__version__
+    if env["backend"] in ("tensorflow", "jax", "torch"):       # e.g. "tensorflow": "2.21.0"
+        env[env["backend"]] = importlib.import_module(env["backend"]).__version__
     return env
 
 
@@ -183,6 +185,7 @@ def prepare(exp, opts):
         SuiteError: bad data, a batch larger than the data, an unknown strategy or name.
     """
     keras.utils.set_random_seed(opts.seed)
+    exp = dataclasses.replace(exp, augment_engine=resolve_engine(exp.augment_engine))   # config.json names it
     precision = resolve_precision(exp.precision)
     keras.mixed_precision.set_dtype_policy(precision)
     opts = dataclasses.replace(opts, val_split=exp.val_split if opts.val_split is None else opts.val_split)
@@ -191,10 +194,10 @@ def prepare(exp, opts):
     scope, strategy = distribution_scope(opts.strategy)
     env = environment(precision, strategy)
     print(f"{exp.name}: {len(x)} training, {len(val[0]) if val else 0} validation, {len(test[0])} test images; "
-          f"precision {precision}; strategy {strategy}; {env['device']}")
+          f"precision {precision}; augment engine {exp.augment_engine}; strategy {strategy}; {env['device']}")
     learning_rate, extra = schedule_and_callbacks(exp, len(x))
     with scope:
-        model = compiled_model(exp, learning_rate, images=x)
+        model = fix_multiworker_build(compiled_model(exp, learning_rate, images=x))
     return Session(exp, opts, model, (x, y), val, test, env, extra, data)
 
 
@@ -206,7 +209,8 @@ def train(exp, opts=None):
         opts: RunOptions.
 
     Returns:
-        (run_dir, metrics): the new run folder and the dict saved as metrics.json.
+        (run_dir, metrics): the new run folder and the dict saved as metrics.json (run_dir None
+        in a multiworker run's other workers, whose files are temporary).
 
     Raises:
         SuiteError: bad data or options (before any run folder is created), or a
@@ -214,9 +218,22 @@ def train(exp, opts=None):
         TrainingInterrupted: Ctrl-C; the completed epochs stay resumable.
     """
     session = prepare(exp, opts or RunOptions())
-    run_dir = new_run_dir(session.opts.output_dir, exp.name)
-    write_run_header(run_dir, session.model, exp, session.opts, session.env, session.data)
-    return run_dir, fit_and_finish(session, run_dir, first_epoch=0)
+    if is_chief(session.model):
+        run_dir = new_run_dir(session.opts.output_dir, exp.name)
+        write_run_header(run_dir, session.model, session.exp, session.opts, session.env, session.data)
+        return run_dir, fit_and_finish(session, run_dir, first_epoch=0)
+    # A multiworker run: every worker runs the same steps, validation and test evaluation (each
+    # takes part in every collective operation) and the same callbacks, but only the chief keeps
+    # their files, as in TensorFlow's multi-worker tutorial.
+    scratch = tempfile.mkdtemp(prefix=f"{exp.name}-worker-")
+    try:
+        run_dir = new_run_dir(scratch, exp.name)
+        write_run_header(run_dir, session.model, session.exp, session.opts, session.env, session.data,
+                         announce=False)
+        print("this worker is not the chief: its files are temporary; the chief's run folder holds the run")
+        return None, fit_and_finish(session, run_dir, first_epoch=0)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def resume(run_dir, data_dir=None, verbose=None):

@@ -17,6 +17,7 @@ import keras_tuner
 import pandas as pd
 
 from callbacks import read_history
+from data.pipeline import resolve_engine
 from errors import SuiteError, UnknownNameError
 from training.hardware import resolve_precision
 from training.rundir import check_output_folder, write_csv, write_json, write_text
@@ -164,9 +165,11 @@ def tune(exp, opts):
     check_distribution_env()
     if role() == "worker":
         wait_for_chief(opts.chief_timeout)
-    import tensorflow as tf
-    tf.get_logger().setLevel("ERROR")   # every trial builds a new model: TF's retracing notes are expected
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+        tf.get_logger().setLevel("ERROR")   # every trial builds a new model: TF's retracing notes are expected
     keras.utils.set_random_seed(opts.data.seed)
+    exp = dataclasses.replace(exp, augment_engine=resolve_engine(exp.augment_engine))
     precision = resolve_precision(exp.precision)
     keras.mixed_precision.set_dtype_policy(precision)
     train_split, val, _, data = load_splits(opts.data)
