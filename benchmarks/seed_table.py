@@ -1,0 +1,97 @@
+"""The seed table: seed experiments trained at one budget, measured beside what their sources claim.
+
+    python benchmarks/seed_table.py --data-dir /tmp/cifar10 [--experiments lenet5,ygnet,...]
+        [--epochs N] [--val-split N] [--output-dir runs/seed-table] [--table benchmarks/seed_table.md]
+    python benchmarks/seed_table.py --rebuild [--output-dir ...]     # the table from the run folders only
+
+Each experiment is a normal run (training.train.train, so `run.py report` reads its folder
+too), with its recipe unchanged except that `--epochs N` caps the epochs (the row says
+"N of M"). Default: every registered experiment. The table is rebuilt from every run
+folder under --output-dir (the latest run of each experiment), so a killed run or a
+budget shows as such, and nothing needs retraining: a run without metrics.json shows
+its completed epochs and "stopped" in place of a test figure. Columns: experiment, model,
+trainable parameters, epochs run of the recipe's, test top-1, best validation accuracy,
+training time (s), training images/s, precision, machine, and the source's claim.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def train_all(names, data_dir, epochs, output_dir, val_split=None):
+    """Train each named experiment in turn (capped at `epochs` when given) under output_dir; val_split
+    None keeps each recipe's validation split."""
+    from experiments import get_experiment
+    from training.train import RunOptions, train
+    for name in names:
+        exp = get_experiment(name)
+        if epochs:
+            exp = exp.with_overrides(epochs=min(epochs, exp.epochs))
+        print(f"== {name}: {exp.epochs} of {get_experiment(name).epochs} epochs", flush=True)
+        train(exp, RunOptions(data_dir=data_dir, output_dir=output_dir, val_split=val_split))
+
+
+def percent(value):
+    return "" if value is None or value != value else f"{100 * value:.2f}%"
+
+
+def table_rows(output_dir):
+    """One row per experiment: its latest run folder under output_dir (run folders sort by time)."""
+    from experiments import get_experiment, list_experiments
+    from reporting.report import run_row, runs_below
+    from training.rundir import read_json
+    latest = {}
+    for run_dir in runs_below(output_dir):
+        latest[read_json(os.path.join(run_dir, "config.json"))["experiment"]["name"]] = run_dir
+    rows = []
+    for name, run_dir in sorted(latest.items()):
+        row = run_row(run_dir)
+        recipe = get_experiment(name) if name in list_experiments() else None
+        planned = read_json(os.path.join(run_dir, "config.json"))["experiment"]["epochs"]
+        recipe_epochs = recipe.epochs if recipe else planned
+        finished = row["test_accuracy"] is not None
+        rows.append({
+            "experiment": name, "model": row["model"], "parameters": f"{row['parameters']:,}",
+            "epochs": f"{row['epochs']} of {recipe_epochs}" + ("" if finished else " (stopped)"),
+            "test top-1": percent(row["test_accuracy"]) if finished else "stopped: no test figure",
+            "best val accuracy": percent(row["best_val_accuracy"]),
+            "training s": f"{row['wall_seconds']:.0f}" if row["wall_seconds"] is not None else "",
+            "img/s": f"{row['images_per_s']:.0f}" if row["images_per_s"] else "",
+            "precision": row["precision"], "machine": row["device"], "data": row["data"],
+            "claim (source)": recipe.claim if recipe else "",
+        })
+    return rows
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", default=os.environ.get("CIFAR10_DIR"))
+    p.add_argument("--experiments", help="comma-separated names (default: every registered experiment)")
+    p.add_argument("--epochs", type=int, help="cap every run at this many epochs (default: the recipe's)")
+    p.add_argument("--val-split", type=int, help="validation images (default: each recipe's)")
+    p.add_argument("--output-dir", default=os.path.join("runs", "seed-table"))
+    p.add_argument("--table", default=os.path.join(HERE, "seed_table.md"), help="the .md table (and a .csv beside it)")
+    p.add_argument("--rebuild", action="store_true", help="only rebuild the table from the run folders")
+    a = p.parse_args(argv)
+    import run
+    run.import_backend_quietly()
+    import pandas as pd
+
+    from experiments import list_experiments
+    from training.rundir import write_csv, write_text
+    if not a.rebuild:
+        names = a.experiments.split(",") if a.experiments else list_experiments()
+        train_all(names, a.data_dir, a.epochs, a.output_dir, a.val_split)
+    table = pd.DataFrame(table_rows(a.output_dir))
+    write_csv(os.path.splitext(a.table)[0] + ".csv", table)     # `run.py list` shows each experiment's figure
+    write_text(a.table, f"Run folders: `{a.output_dir}`; rebuilt by `python benchmarks/seed_table.py --rebuild "
+               f"--output-dir {a.output_dir}`.\n\n" + table.to_markdown(index=False) + "\n")
+    print(table.to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
