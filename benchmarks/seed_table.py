@@ -7,9 +7,11 @@
 Each experiment is a normal run (training.train.train, so `run.py report` reads its folder
 too), with its recipe unchanged except that `--epochs N` caps the epochs (the row says
 "N of M"). Default: every registered experiment. The table is rebuilt from every run
-folder under --output-dir (the latest run of each experiment), so a killed run or a
-budget shows as such, and nothing needs retraining: a run without metrics.json shows
-its completed epochs and "stopped" in place of a test figure. Columns: experiment, model,
+folder under --output-dir, so a killed run or a
+budget shows as such, and nothing needs retraining: each experiment's row is its finished
+run with the most epochs (so a full-recipe run copied into the folder wins over a budget
+run); a run without metrics.json, where no finished one exists, shows its completed
+epochs and "stopped" in place of a test figure. Columns: experiment, model,
 trainable parameters, epochs run of the recipe's, test top-1, best validation accuracy,
 training time (s), training images/s, precision, machine, and the source's claim.
 """
@@ -39,16 +41,19 @@ def percent(value):
 
 
 def table_rows(output_dir):
-    """One row per experiment: its latest run folder under output_dir (run folders sort by time)."""
+    """One row per experiment: of its run folders under output_dir, the finished one with the most
+    epochs (the latest of equals; run folders sort by time), else the latest stopped one."""
     from experiments import get_experiment, list_experiments
     from reporting.report import run_row, runs_below
     from training.rundir import read_json
-    latest = {}
+    chosen = {}
     for run_dir in runs_below(output_dir):
-        latest[read_json(os.path.join(run_dir, "config.json"))["experiment"]["name"]] = run_dir
-    rows = []
-    for name, run_dir in sorted(latest.items()):
         row = run_row(run_dir)
+        rank = (row["test_accuracy"] is not None, row["epochs"])
+        if row["experiment"] not in chosen or rank >= chosen[row["experiment"]][0]:
+            chosen[row["experiment"]] = (rank, run_dir, row)
+    rows = []
+    for name, (_, run_dir, row) in sorted(chosen.items()):
         recipe = get_experiment(name) if name in list_experiments() else None
         planned = read_json(os.path.join(run_dir, "config.json"))["experiment"]["epochs"]
         recipe_epochs = recipe.epochs if recipe else planned

@@ -75,12 +75,14 @@ register_experiment(Experiment(
 
 # The fast recipe beside it (issue: the seed's claim in at most a third of the epochs): the same
 # network, trained with Nesterov SGD on a one-cycle schedule, label smoothing, and tested with its
-# mirror image (test-time augmentation) on the final weights. Chosen on the validation split.
+# mirror image (test-time augmentation) on the final weights. Chosen on the validation split: batch
+# 64, lr 0.05 and whole 2-pixel shifts (73.82% validation after 10 epochs) over batch 128, lr 0.08
+# and 10% shifts (71.68%).
 register_experiment(Experiment(
     name="lenet5_fast", model="lenet5",
-    optimizer="sgd", lr=0.08, momentum=0.9, nesterov=True, weight_decay=0.0005, label_smoothing=0.1,
-    schedule="onecycle", schedule_args={"pct_start": 0.25},
-    batch_size=128, epochs=10, augment={**FLIP_SHIFT, "fill_mode": "reflect"},
+    optimizer="sgd", lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.0005, label_smoothing=0.1,
+    schedule="onecycle", schedule_args={"pct_start": 0.25}, batch_size=64, epochs=10,
+    augment={"width_shift_range": 2, "height_shift_range": 2, "fill_mode": "reflect", "horizontal_flip": True},
     evaluate_weights="final", tta_level=1, target_accuracy=0.74,
     source="the suite's fast recipe for seed 003's LeNet-5 (the network of lenet5, unchanged)",
     claim="74% test accuracy (seed 003)",
@@ -92,6 +94,20 @@ for _model, _claim in (("cs231n_vgg_a", "81.1% test (82.7% validation)"),
         name=_model, model=_model, optimizer="adam", lr=0.001, batch_size=128, epochs=20,
         source="seed 000 (CS231n, numpy, no augmentation); optimizer and epochs are the suite's choice",
         claim=_claim,
+    ))
+
+# Their fast recipes (the seed's test claim in at most 5 epochs): the same networks with Nesterov
+# SGD on a one-cycle schedule, label smoothing, flips and 2-pixel translations, and the mirror
+# image at test time, on the final weights.
+for _model, _target in (("cs231n_vgg_a", 0.811), ("cs231n_vgg_b", 0.776)):
+    register_experiment(Experiment(
+        name=f"{_model}_fast", model=_model,
+        optimizer="sgd", lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.0005, label_smoothing=0.1,
+        schedule="onecycle", schedule_args={"pct_start": 0.25}, batch_size=128, epochs=5,
+        augment={"width_shift_range": 2, "height_shift_range": 2, "fill_mode": "reflect", "horizontal_flip": True},
+        evaluate_weights="final", tta_level=1, target_accuracy=_target,
+        source=f"the suite's fast recipe for seed 000's {_model} (the network unchanged)",
+        claim=f"{100 * _target:.1f}% test (seed 000)",
     ))
 
 register_experiment(Experiment(

@@ -12,7 +12,8 @@ import pytest
 
 from conftest import ROOT, write_batches
 
-TRIAL_LINE = re.compile(r"^trial (\d+) of (\d+|\?): (.*); val_accuracy ([\d.]+); best so far ([\d.]+)$", re.M)
+TRIAL_LINE = re.compile(r"^trial (\d+) of (\d+): (.*); val_accuracy ([\d.]+); best so far ([\d.]+)"
+                        r"(?:; \d+ (?:s|min|h) left)?$", re.M)
 
 
 @pytest.fixture
@@ -89,7 +90,8 @@ def test_bayesian_and_hyperband_sweeps_then_retrain(tuner, sweep_data, tmp_path,
     out = capsys.readouterr().out
     assert status == 0
     lines = TRIAL_LINE.findall(out)
-    assert lines and {total for _, total, *_ in lines} == {"?" if tuner == "hyperband" else "2"}
+    assert lines and {total for _, total, *_ in lines} == {"2"}      # hyperband with 2 epochs: 2 trials
+    assert len(lines) == 2
     folder = tmp_path / "runs" / "tune" / "tutorial_cnn"
     trials = pd.read_csv(folder / "trials.csv")
     assert len(trials) == len(lines) and (trials["status"] == "COMPLETED").all()
@@ -148,3 +150,15 @@ def test_a_worker_without_a_chief_gives_up_after_its_timeout(sweep_data, tmp_pat
     assert f"waiting up to 2 s for the chief at 127.0.0.1:{port}" in out
     assert err.strip() == (f"run.py tune: error: no chief answered at 127.0.0.1:{port} within 2 s (start it with "
                            "KERASTUNER_TUNER_ID=chief, or raise --chief-timeout)")
+
+
+def test_hyperband_says_how_many_trials_it_will_run():
+    import keras_tuner
+
+    from tuning.tuner import TuneOptions, planned_trials
+    # max_epochs 9, factor 3: brackets of 3 (9 epochs), 5 + 2 (3 then 9) and 9 + 3 + 1 (1, 3, 9) trials.
+    oracle = keras_tuner.oracles.HyperbandOracle(objective="val_accuracy", max_epochs=9, factor=3)
+    assert planned_trials(TuneOptions(tuner="hyperband", epochs=9), oracle) == 23
+    two = keras_tuner.oracles.HyperbandOracle(objective="val_accuracy", max_epochs=2, factor=3)
+    assert planned_trials(TuneOptions(tuner="hyperband", epochs=2), two) == 2
+    assert planned_trials(TuneOptions(tuner="random", max_trials=7), None) == 7

@@ -156,7 +156,7 @@ def write_run_header(run_dir, model, exp, opts, env, data=None, announce=True):
     model.summary(print_fn=lambda line, **_: lines.append(line))
     write_text(os.path.join(run_dir, "summary.txt"), "\n".join(lines) + "\n")
     if announce:
-        print(f"run folder: {run_dir}")
+        print(f"run folder: {run_dir} (follow it: tail -f {os.path.join(run_dir, 'history.csv')})")
 
 
 class TrainingInterrupted(KeyboardInterrupt):

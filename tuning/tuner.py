@@ -11,6 +11,7 @@ writes the tables, workers run trials.
 """
 import dataclasses
 import os
+import time
 
 import keras
 import keras_tuner
@@ -102,6 +103,8 @@ def make_tuner(hypermodel, opts, directory):
     """A keras-tuner tuner of kind opts.tuner that prints one progress line per finished trial."""
     base = TUNERS[opts.tuner]
 
+    start, finished_here = time.perf_counter(), [0]
+
     class Tuner(base):
         def run_trial(self, trial, *args, **kwargs):
             hypermodel.trial_id = trial.trial_id       # names the trial's run folder
@@ -110,7 +113,9 @@ def make_tuner(hypermodel, opts, directory):
         def on_trial_end(self, trial):
             super().on_trial_end(trial)
             # The oracle's copy has the score (in a worker, `trial` is a local copy without it).
-            print(progress_line(self.oracle.get_trial(trial.trial_id), opts, self.oracle), flush=True)
+            finished_here[0] += 1
+            print(progress_line(self.oracle.get_trial(trial.trial_id), opts, self.oracle,
+                                (time.perf_counter() - start) / finished_here[0]), flush=True)
 
     budget = {"max_epochs": opts.epochs} if opts.tuner == "hyperband" else {"max_trials": opts.max_trials}
     try:
@@ -124,17 +129,31 @@ def make_tuner(hypermodel, opts, directory):
                          "over") from None
 
 
-def progress_line(trial, opts, oracle):
-    """'trial k of N: hps; val_accuracy x; best so far y' for a finished trial."""
+def planned_trials(opts, oracle):
+    """Trials the sweep runs in all: max_trials, or for Hyperband every round of every bracket of
+    its iterations (keras-tuner's own sizes: it has no public count)."""
+    if opts.tuner != "hyperband":
+        return opts.max_trials
+    brackets = oracle._get_num_brackets()
+    return oracle.hyperband_iterations * sum(oracle._get_size(b, r) for b in range(brackets) for r in range(b + 1))
+
+
+def progress_line(trial, opts, oracle, seconds_per_trial=None):
+    """'trial k of N: hps; val_accuracy x; best so far y; T left' for a finished trial; the time left is
+    the trials not yet finished times `seconds_per_trial` (this process's mean so far)."""
+    from callbacks.epoch_stats import format_duration
     score = trial.score
     best = oracle.get_best_trials(1)
     best_score = best[0].score if best and best[0].score is not None else score
-    total = "?" if opts.tuner == "hyperband" else opts.max_trials
+    total, k = planned_trials(opts, oracle), int(trial.trial_id) + 1
     values = ", ".join(f"{k}={_short(v)}" for k, v in trial.hyperparameters.values.items()
                        if not k.startswith("tuner/"))
     shown = "failed" if score is None else f"{score:.4f}"
-    return (f"trial {int(trial.trial_id) + 1} of {total}: {values}; val_accuracy {shown}; "
-            f"best so far {best_score if best_score is None else format(best_score, '.4f')}")
+    finished = len([t for t in oracle.trials.values() if t.status in ("COMPLETED", "FAILED", "INVALID")])
+    left = f"; {format_duration(seconds_per_trial * (total - finished))} left" \
+        if seconds_per_trial is not None and total > finished else ""
+    return (f"trial {k} of {total}: {values}; val_accuracy {shown}; "
+            f"best so far {best_score if best_score is None else format(best_score, '.4f')}{left}")
 
 
 def _short(value):
