@@ -134,13 +134,15 @@ def planned_trials(opts, oracle):
     its iterations (keras-tuner's own sizes: it has no public count)."""
     if opts.tuner != "hyperband":
         return opts.max_trials
+    oracle = getattr(oracle, "_oracle", oracle)      # a distributed worker's OracleClient wraps its own copy
     brackets = oracle._get_num_brackets()
     return oracle.hyperband_iterations * sum(oracle._get_size(b, r) for b in range(brackets) for r in range(b + 1))
 
 
 def progress_line(trial, opts, oracle, seconds_per_trial=None):
     """'trial k of N: hps; val_accuracy x; best so far y; T left' for a finished trial; the time left is
-    the trials not yet finished times `seconds_per_trial` (this process's mean so far)."""
+    the N - k trials after it times `seconds_per_trial` (this process's mean so far). Works in a
+    distributed worker too, whose oracle is a keras-tuner OracleClient."""
     from callbacks.epoch_stats import format_duration
     score = trial.score
     best = oracle.get_best_trials(1)
@@ -149,9 +151,8 @@ def progress_line(trial, opts, oracle, seconds_per_trial=None):
     values = ", ".join(f"{k}={_short(v)}" for k, v in trial.hyperparameters.values.items()
                        if not k.startswith("tuner/"))
     shown = "failed" if score is None else f"{score:.4f}"
-    finished = len([t for t in oracle.trials.values() if t.status in ("COMPLETED", "FAILED", "INVALID")])
-    left = f"; {format_duration(seconds_per_trial * (total - finished))} left" \
-        if seconds_per_trial is not None and total > finished else ""
+    left = f"; {format_duration(seconds_per_trial * (total - k))} left" \
+        if seconds_per_trial is not None and total > k else ""
     return (f"trial {k} of {total}: {values}; val_accuracy {shown}; "
             f"best so far {best_score if best_score is None else format(best_score, '.4f')}{left}")
 
