@@ -150,6 +150,8 @@ def build_parser():
     o.add_argument("--output-dir", help="parent folder of run folders (default: runs)")
     o.add_argument("--verbose", type=non_negative_int, choices=(0, 1, 2),
                    help="Keras progress output (default: a bar on a terminal, else none)")
+    o.add_argument("--tensorboard", action="store_true", default=None,
+                   help="also write Keras' TensorBoard logs into RUN_DIR/tb (tensorboard --logdir runs)")
 
     ld = sub.add_parser("load", help="evaluate a saved model (.h5 or .keras) on the test split")
     ld.add_argument("path", nargs="?", help="model file or pretrained name (default: the shipped default)")
@@ -201,7 +203,7 @@ def data_options(parser):
 
 RECIPE_FLAGS = ("model", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
                 "label_smoothing", "schedule", "schedule_args", "augment", "augment_engine", "precision", "hp")
-RUN_FLAGS = ("val_split", "limit_train", "seed", "output_dir", "strategy")
+RUN_FLAGS = ("val_split", "limit_train", "seed", "output_dir", "strategy", "tensorboard")
 
 
 def cmd_train(args):

@@ -10,6 +10,7 @@ continue a killed run; it is removed once metrics.json is written.
 import dataclasses
 import glob
 import importlib
+import importlib.util
 import os
 import shutil
 import sys
@@ -43,7 +44,8 @@ class RunOptions:
     experiment's `val_split`, or 5000 for sweeps), limit_train (keep
     only the first N training images after the split; None for all), seed, output_dir
     (parent of run folders), strategy (training.hardware.STRATEGIES), verbose (Keras
-    fit verbosity; None: a progress bar on a terminal, else only the one-line summaries).
+    fit verbosity; None: a progress bar on a terminal, else only the one-line summaries),
+    tensorboard (also write Keras' TensorBoard logs into run_dir/tb).
     """
 
     data_dir: str = None
@@ -53,10 +55,14 @@ class RunOptions:
     output_dir: str = "runs"
     strategy: str = "auto"
     verbose: int = None
+    tensorboard: bool = False
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
             raise SuiteError(f"unknown strategy {self.strategy!r}; choose one of: {', '.join(STRATEGIES)}")
+        if self.tensorboard and importlib.util.find_spec("tensorflow") is None:
+            raise SuiteError("--tensorboard needs TensorFlow installed (Keras' TensorBoard callback writes with "
+                             "tf.summary, on any backend); pip install tensorflow")
 
 
 def load_splits(opts, default_val_split=5000):
@@ -116,13 +122,17 @@ def schedule_and_callbacks(exp, n_train):
     return learning_rate, extra
 
 
-def make_callbacks(run_dir, exp, n_train, has_val, extra, first_epoch=0):
-    """Keras callbacks of a run, in order: NaN guard, stats, schedule, history, checkpoints, plots, backup.
+def make_callbacks(run_dir, exp, n_train, has_val, extra, first_epoch=0, tensorboard=False):
+    """Keras callbacks of a run, in order: NaN guard, stats, schedule, history, checkpoints, plots, backup
+    and, with `tensorboard`, Keras' TensorBoard writing run_dir/tb.
 
-    The backup comes last, so an epoch counts as done only once all its files are written.
+    The backup comes after the files of an epoch, so an epoch counts as done only once they are
+    written. TensorBoard comes after the backup: a kill between the two loses that epoch's
+    TensorBoard point, while the other order would log the epoch twice once it is run again.
     """
     monitor = "val_accuracy" if has_val else "accuracy"
     best = AtomicModelCheckpoint(os.path.join(run_dir, "best.h5"), monitor=monitor, mode="max", save_best_only=True)
+    board = [keras.callbacks.TensorBoard(os.path.join(run_dir, "tb"), histogram_freq=1, write_graph=True)]
     return [
         StopOnNonFiniteLoss(),                           # first: raises before a checkpoint saves NaN weights
         EpochStats(n_train, exp.epochs),                 # adds lr, seconds, images_per_s to the logs
@@ -132,6 +142,7 @@ def make_callbacks(run_dir, exp, n_train, has_val, extra, first_epoch=0):
         AtomicModelCheckpoint(os.path.join(run_dir, "last.h5")),
         PlotHistory(run_dir),
         RunBackup(run_dir, stateful=[best, *extra]),
+        *(board if tensorboard else []),
     ]
 
 
@@ -293,7 +304,7 @@ def fit_and_finish(session, run_dir, first_epoch):
                   steps_per_epoch=steps_per_epoch(len(x), exp.batch_size),
                   validation_data=session.val, validation_batch_size=EVAL_BATCH_SIZE,
                   callbacks=make_callbacks(run_dir, exp, len(x), session.val is not None,
-                                           session.extra_callbacks, first_epoch),
+                                           session.extra_callbacks, first_epoch, opts.tensorboard),
                   verbose=verbose, shuffle=False)   # the pipeline shuffles
     except NonFiniteLoss as exc:
         kept = [f for f in ("best.h5", "last.h5") if os.path.exists(os.path.join(run_dir, f))]
