@@ -34,4 +34,5 @@ def test_budget_runs_and_stopped_runs_become_rows_and_list_shows_the_figure(real
 
     assert run.measured_figures(str(tmp_path / "seed_table.csv"))["mlp"] == (
         f"; measured: {rows.loc['mlp', 'test top-1']} test top-1 (1 of 20 epochs)")
+    assert "tutorial_cnn" not in run.measured_figures(str(tmp_path / "seed_table.csv"))    # stopped: no figure
     assert run.measured_figures(str(tmp_path / "missing.csv")) == {}
