@@ -240,27 +240,12 @@ def cmd_list(args):
     for name in list_models():
         model = create_model(name)
         print(f"  {name:<27s} {sum(int(np.prod(w.shape)) for w in model.trainable_weights):>10,d}")
+    from benchmarks.seed_table import measured_figures
     measured = measured_figures()
     print("experiments (measured: benchmarks/seed_table.md):")
     for name in list_experiments():
         print(f"  {name:<27s} {get_experiment(name).summary()}{measured.get(name, '')}")
     return 0
-
-
-SEED_TABLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "benchmarks", "seed_table.csv")
-
-
-def measured_figures(path=SEED_TABLE):
-    """{experiment: '; measured: 73.34% test top-1 (30 of 30 epochs)'} for the finished runs of the seed
-    table; {} without one."""
-    import pandas as pd
-    try:
-        table = pd.read_csv(path, dtype=str).fillna("")
-    except (OSError, ValueError):
-        return {}
-    return {row["experiment"]: f"; measured: {row['test top-1']} test top-1 ({row['epochs']} epochs)"
-            for _, row in table.iterrows()
-            if {"experiment", "test top-1", "epochs"} <= set(row.index) and row["test top-1"].endswith("%")}
 
 
 def evaluate_file(path, data_dir):

@@ -36,6 +36,22 @@ def train_all(names, data_dir, epochs, output_dir, val_split=None):
         train(exp, RunOptions(data_dir=data_dir, output_dir=output_dir, val_split=val_split))
 
 
+SEED_TABLE = os.path.join(HERE, "seed_table.csv")     # what `run.py list` reads
+
+
+def measured_figures(path=SEED_TABLE):
+    """{experiment: '; measured: 73.34% test top-1 (30 of 30 epochs)'} for the finished runs of the seed
+    table; {} without one."""
+    import pandas as pd    # imported here: run.py list imports this module
+    try:
+        table = pd.read_csv(path, dtype=str).fillna("")
+    except (OSError, ValueError):
+        return {}
+    return {row["experiment"]: f"; measured: {row['test top-1']} test top-1 ({row['epochs']} epochs)"
+            for _, row in table.iterrows()
+            if {"experiment", "test top-1", "epochs"} <= set(row.index) and row["test top-1"].endswith("%")}
+
+
 def percent(value):
     return "" if value is None or value != value else f"{100 * value:.2f}%"
 

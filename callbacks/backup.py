@@ -60,6 +60,7 @@ class RunBackup(keras.callbacks.BackupAndRestore):
     def __init__(self, run_dir, stateful=()):
         super().__init__(os.path.join(run_dir, "backup"), delete_checkpoint=False)
         self.run_dir, self.stateful = run_dir, list(stateful)
+        self._pending_rng_state = None      # set by a resume, applied before its first step
 
     @staticmethod
     def completed_epochs(run_dir):
@@ -179,7 +180,7 @@ class RunBackup(keras.callbacks.BackupAndRestore):
         # The global generator is restored just before the first step, not in on_train_begin: Keras
         # creates the PyTorch DataLoader in between, which draws from it (the uninterrupted run made
         # its DataLoader once, in epoch 1).
-        if getattr(self, "_pending_rng_state", None) is not None:
+        if self._pending_rng_state is not None:
             _set_global_rng_state(self._pending_rng_state)
             self._pending_rng_state = None
         super().on_train_batch_begin(batch, logs)

@@ -23,6 +23,7 @@ class EpochStats(keras.callbacks.Callback):
     def __init__(self, train_images, epochs, print_fn=print):
         super().__init__()
         self.train_images, self.epochs, self.print_fn = train_images, epochs, print_fn
+        self._recent = []          # the last three epochs' seconds, for the time left
 
     def on_epoch_begin(self, epoch, logs=None):
         # The rate of the epoch's first step, as Keras' LearningRateScheduler logs it.
@@ -40,7 +41,7 @@ class EpochStats(keras.callbacks.Callback):
         logs["lr"] = self._lr
         logs["seconds"] = end - self._start
         logs["images_per_s"] = self.train_images / train_seconds
-        self._recent = (getattr(self, "_recent", []) + [logs["seconds"]])[-3:]
+        self._recent = (self._recent + [logs["seconds"]])[-3:]
         if self.print_fn:
             val = f" val_loss {logs['val_loss']:.4f} val_acc {logs['val_accuracy']:.4f}" if "val_loss" in logs else ""
             left = self.epochs - epoch - 1

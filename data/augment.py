@@ -10,6 +10,7 @@ import math
 
 import keras
 import numpy as np
+from keras.src.backend import random_seed_dtype   # the dtype SeedGenerator uses; not in Keras' public API
 
 
 def augmentation_layers(augment, image_size=32, seed=None):
@@ -109,6 +110,5 @@ class StatelessSeed(keras.random.SeedGenerator):
 def numpy_seed(key, stream, draw):
     """The backend's seed tensor (2,) for draw `draw` of layer `stream` at step `key` (Python ints),
     from numpy's SeedSequence, so the same on every backend and machine."""
-    from keras.src.backend import random_seed_dtype   # the dtype SeedGenerator uses; not in Keras' public API
     words = np.random.SeedSequence([*np.atleast_1d(key).tolist(), stream, draw]).generate_state(2)
     return keras.ops.convert_to_tensor(words & 0x7FFFFFFF, dtype=random_seed_dtype())

@@ -4,7 +4,6 @@ import shutil
 
 import pandas as pd
 
-import run
 from benchmarks import seed_table
 
 
@@ -32,7 +31,7 @@ def test_budget_runs_and_stopped_runs_become_rows_and_list_shows_the_figure(real
     assert rows.loc["tutorial_cnn", "test top-1"] == "stopped: no test figure"
     assert "claim (source)" in rows.columns and "| tutorial_cnn |" in table.read_text()
 
-    assert run.measured_figures(str(tmp_path / "seed_table.csv"))["mlp"] == (
+    assert seed_table.measured_figures(str(tmp_path / "seed_table.csv"))["mlp"] == (
         f"; measured: {rows.loc['mlp', 'test top-1']} test top-1 (1 of 20 epochs)")
-    assert "tutorial_cnn" not in run.measured_figures(str(tmp_path / "seed_table.csv"))    # stopped: no figure
-    assert run.measured_figures(str(tmp_path / "missing.csv")) == {}
+    assert "tutorial_cnn" not in seed_table.measured_figures(str(tmp_path / "seed_table.csv"))    # stopped: no figure
+    assert seed_table.measured_figures(str(tmp_path / "missing.csv")) == {}

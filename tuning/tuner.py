@@ -18,6 +18,7 @@ import keras_tuner
 import pandas as pd
 
 from callbacks import read_history
+from callbacks.epoch_stats import format_duration
 from data.pipeline import resolve_engine
 from errors import SuiteError, UnknownNameError
 from training.hardware import resolve_precision
@@ -143,17 +144,16 @@ def progress_line(trial, opts, oracle, seconds_per_trial=None):
     """'trial k of N: hps; val_accuracy x; best so far y; T left' for a finished trial; the time left is
     the N - k trials after it times `seconds_per_trial` (this process's mean so far). Works in a
     distributed worker too, whose oracle is a keras-tuner OracleClient."""
-    from callbacks.epoch_stats import format_duration
     score = trial.score
     best = oracle.get_best_trials(1)
     best_score = best[0].score if best and best[0].score is not None else score
-    total, k = planned_trials(opts, oracle), int(trial.trial_id) + 1
+    total, number = planned_trials(opts, oracle), int(trial.trial_id) + 1
     values = ", ".join(f"{k}={_short(v)}" for k, v in trial.hyperparameters.values.items()
                        if not k.startswith("tuner/"))
     shown = "failed" if score is None else f"{score:.4f}"
-    left = f"; {format_duration(seconds_per_trial * (total - k))} left" \
-        if seconds_per_trial is not None and total > k else ""
-    return (f"trial {k} of {total}: {values}; val_accuracy {shown}; "
+    left = f"; {format_duration(seconds_per_trial * (total - number))} left" \
+        if seconds_per_trial is not None and total > number else ""
+    return (f"trial {number} of {total}: {values}; val_accuracy {shown}; "
             f"best so far {best_score if best_score is None else format(best_score, '.4f')}{left}")
 
 
