@@ -164,7 +164,8 @@ def build_parser():
     tn = sub.add_parser("tune", help="keras-tuner sweep over an experiment's search space; "
                         "writes runs/tune/<experiment>/ (run it again to resume)")
     tn.add_argument("experiment", help="experiment name (see `run.py list`)")
-    tn.add_argument("--tuner", default="random", help="random (default), bayesian or hyperband")
+    tn.add_argument("--tuner", default="hyperband", help="hyperband (default; built for short trials), random or "
+                    "bayesian")
     tn.add_argument("--max-trials", type=positive_int, default=10, help="trials (random, bayesian; default 10)")
     tn.add_argument("--epochs", type=positive_int, default=5, help="epochs per trial (hyperband: the most; default 5)")
     tn.add_argument("--executions-per-trial", type=positive_int, default=1)
@@ -173,6 +174,10 @@ def build_parser():
     tn.add_argument("--retrain-epochs", type=positive_int, help="epochs of that run (default: the recipe's)")
     tn.add_argument("--seed", type=non_negative_int, default=0)
     tn.add_argument("--output-dir", default="runs", help="sweeps go to OUTPUT_DIR/tune/<experiment>/")
+    tn.add_argument("--precise-bn", type=non_negative_int, default=2048, metavar="IMAGES",
+                    help="re-estimate BatchNorm statistics on this many training images before each validation, "
+                    "so short trials are scored with settled statistics (default 2048; 0: off)")
+    tn.add_argument("--tensorboard", action="store_true", help="Keras' TensorBoard logs in each trial's folder (tb/)")
     tn.add_argument("--chief-timeout", type=positive_float, default=120.0,
                     help="a distributed sweep's worker waits this many seconds for the chief (default 120)")
     data_options(tn)
@@ -286,9 +291,9 @@ def cmd_tune(args):
     from tuning import TuneOptions, tune
     exp = get_experiment(args.experiment)
     data = RunOptions(data_dir=args.data_dir, limit_train=args.limit_train, seed=args.seed,
-                      **({"val_split": args.val_split} if args.val_split is not None else {}))
+                      tensorboard=args.tensorboard, **({"val_split": args.val_split} if args.val_split is not None else {}))
     opts = TuneOptions(tuner=args.tuner, max_trials=args.max_trials, epochs=args.epochs,
-                       chief_timeout=args.chief_timeout,
+                       chief_timeout=args.chief_timeout, precise_bn=args.precise_bn,
                        executions_per_trial=args.executions_per_trial, overwrite=args.overwrite,
                        retrain=args.retrain, retrain_epochs=args.retrain_epochs, output_dir=args.output_dir, data=data)
     try:

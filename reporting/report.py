@@ -1,5 +1,4 @@
 """`run.py report`: one row per run folder, written as report.csv, report.md and report.html."""
-import base64
 import glob
 import os
 import re
@@ -10,6 +9,7 @@ from callbacks import median_train_speed, read_history
 from data.provenance import short_provenance
 from errors import SuiteError
 from reporting import figures
+from reporting.page import ordered, page
 from training.rundir import check_output_folder, read_json, read_metrics, write_csv, write_text
 
 COLUMNS = ["run", "experiment", "model", "parameters", "epochs", "best_val_accuracy", "test_accuracy",
@@ -86,7 +86,8 @@ def report_table(run_dirs):
 
 
 def write_report(run_dirs, out_dir, data_dir=None):
-    """Write report.csv, report.md, report.html and the figures into `out_dir`; returns the table.
+    """Write report.csv, report.md, report.html (`reporting.page`) and the figures into `out_dir`;
+    returns the table, best test top-1 first.
 
     Figures: curves.png (accuracy and loss of every run, overlaid), accuracy_vs_parameters.png,
     per_class.png (test accuracy per class), misclassified.png (test images the best
@@ -96,22 +97,11 @@ def write_report(run_dirs, out_dir, data_dir=None):
         SuiteError: `out_dir` is a file or lies inside a run folder; a run's files are unreadable.
     """
     check_output_folder(out_dir, "--out")
-    table = report_table(run_dirs)
+    table = ordered(report_table(run_dirs))
     os.makedirs(out_dir, exist_ok=True)
     write_csv(os.path.join(out_dir, "report.csv"), table)
     write_text(os.path.join(out_dir, "report.md"), table.to_markdown(index=False, floatfmt=".4g") + "\n")
     made = figures.draw_all(run_dirs, table, out_dir, data_dir)
-    write_text(os.path.join(out_dir, "report.html"), html(table, [os.path.join(out_dir, f) for f in made]))
+    write_text(os.path.join(out_dir, "report.html"), page(table, [os.path.join(out_dir, f) for f in made], out_dir))
     return table
 
-
-def html(table, images):
-    """A self-contained HTML page: the table and the figures embedded as base64 PNGs."""
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>CIFAR-10 runs</title>",
-             "<style>body{font-family:sans-serif;margin:2em} table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right} img{max-width:100%}</style>",
-             "</head><body><h1>CIFAR-10 runs</h1>", table.to_html(index=False, na_rep="", float_format="%.4g")]
-    for path in images:
-        data = base64.b64encode(open(path, "rb").read()).decode()
-        parts.append(f"<h2>{os.path.basename(path)}</h2><img src='data:image/png;base64,{data}'>")
-    return "\n".join(parts + ["</body></html>"]) + "\n"

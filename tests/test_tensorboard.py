@@ -36,3 +36,18 @@ def test_tensorboard_logs_every_epoch_once_across_a_kill_and_resume(synthetic_di
         assert train[tag] == [0, 1, 2], tag                    # every epoch once, across two processes
     assert validation["epoch_accuracy"] == [0, 1, 2]
     assert any(tag.endswith("histogram") or "kernel" in tag for tag in train)   # weight histograms
+
+
+def test_tune_tensorboard_logs_each_trial_in_its_folder(synthetic_dir, tmp_path):
+    root, _ = synthetic_dir
+    result = run_cli("tune", "tutorial_cnn", "--tuner", "random", "--max-trials", "2", "--epochs", "2",
+                     "--limit-train", "30", "--val-split", "10", "--data-dir", root, "--output-dir", tmp_path,
+                     "--tensorboard")
+    assert result.returncode == 0, result.stderr[-1500:]
+    trials = tmp_path / "tune" / "tutorial_cnn" / "trials"
+    assert sorted(os.listdir(trials)) == ["trial_0", "trial_1"]
+    for trial in os.listdir(trials):
+        train, validation = scalars(trials / trial / "tb" / "train"), scalars(trials / trial / "tb" / "validation")
+        for tag in ("epoch_loss", "epoch_accuracy", "epoch_lr", "epoch_images_per_s"):
+            assert train[tag] == [0, 1], (trial, tag)
+        assert validation["epoch_accuracy"] == [0, 1]

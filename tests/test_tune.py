@@ -23,8 +23,8 @@ def sweep_data(tmp_path):
     return str(tmp_path / "data")
 
 
-def tune_args(data, out, trials):
-    return ["tune", "tutorial_cnn", "--max-trials", str(trials), "--epochs", "1", "--data-dir", data,
+def tune_args(data, out, trials, tuner="random"):
+    return ["tune", "tutorial_cnn", "--tuner", tuner, "--max-trials", str(trials), "--epochs", "1", "--data-dir", data,
             "--val-split", "64", "--output-dir", str(out)]
 
 
@@ -55,7 +55,7 @@ def test_killed_sweep_resumes_without_repeating_finished_trials(sweep_data, tmp_
     assert f"lr={trials['lr'][0]:.3g}," in done[0][2]                   # the finished trial's own values
     assert (trials["epochs"] == 1).all() and (trials["seconds"] > 0).all()          # from each trial's history.csv
     assert trials["val_accuracy"].max() == pytest.approx(float(TRIAL_LINE.findall(second)[-1][4]), abs=1e-4)
-    assert {"keras_tuner", "best.json", "trials.csv"} <= set(os.listdir(folder))
+    assert {"keras_tuner", "best.json", "trials.csv", "sweep.png"} <= set(os.listdir(folder))
 
     status, third, err = finish(start(tune_args(sweep_data, out, 1) + ["--overwrite"]))
     assert status == 0, err[-1500:]
@@ -85,7 +85,7 @@ def test_chief_and_two_workers_run_every_trial_once(sweep_data, tmp_path):
 @pytest.mark.parametrize("tuner", ["bayesian", "hyperband"])
 def test_bayesian_and_hyperband_sweeps_then_retrain(tuner, sweep_data, tmp_path, capsys):
     import run
-    status = run.main(tune_args(sweep_data, tmp_path / "runs", 2) + ["--tuner", tuner, "--epochs", "2",
+    status = run.main(tune_args(sweep_data, tmp_path / "runs", 2, tuner) + ["--epochs", "2",
                                                                      "--retrain", "--retrain-epochs", "1"])
     out = capsys.readouterr().out
     assert status == 0

@@ -4,7 +4,7 @@ import os
 import keras
 import keras_tuner
 
-from callbacks import EpochStats, HistoryCSV
+from callbacks import EpochStats, HistoryCSV, PreciseBatchNorm
 from data.pipeline import steps_per_epoch, train_dataset
 from experiments.search import apply_point, search_space
 from training.evaluate import EVAL_BATCH_SIZE
@@ -43,11 +43,17 @@ class ExperimentHyperModel(keras_tuner.HyperModel):
             history.csv) that `run.py report` reads; None for none.
         env: the environment recorded in those config.json files.
         data: the data provenance recorded there (`data.provenance.data_provenance`).
+        precise_bn: training images on which BatchNorm statistics are re-estimated before each
+            validation (`callbacks.PreciseBatchNorm`), so that a trial of a few hundred steps is
+            scored with settled statistics; 0 for Keras' moving averages as they are.
+        tensorboard: also write Keras' TensorBoard logs into each trial's run folder (tb/).
     """
 
-    def __init__(self, exp, train, val, epochs, seed=0, trials_dir=None, env=None, data=None):
+    def __init__(self, exp, train, val, epochs, seed=0, trials_dir=None, env=None, data=None, precise_bn=0,
+                 tensorboard=False):
         super().__init__(name=exp.name)
         self.exp, self.train, self.val, self.epochs, self.seed = exp, train, val, epochs, seed
+        self.precise_bn, self.tensorboard = precise_bn, tensorboard
         self.trials_dir, self.env, self.data = trials_dir, env or {}, data
         self.trial_id = None      # set by the tuner before each trial (tuning.tuner.make_tuner)
         self.space = fit_batch_sizes(search_space(exp), len(train[0]))
@@ -68,7 +74,8 @@ class ExperimentHyperModel(keras_tuner.HyperModel):
         os.makedirs(folder, exist_ok=True)
         write_run_header(folder, model, exp, RunOptions(seed=self.seed, val_split=len(self.val[0])), self.env,
                          self.data, announce=False)
-        return [HistoryCSV(os.path.join(folder, "history.csv"))]
+        board = [keras.callbacks.TensorBoard(os.path.join(folder, "tb"), histogram_freq=1)] if self.tensorboard else []
+        return [HistoryCSV(os.path.join(folder, "history.csv")), *board]
 
     def build(self, hp):
         exp = self.trial_experiment(hp)
@@ -84,7 +91,8 @@ class ExperimentHyperModel(keras_tuner.HyperModel):
                              first_epoch=initial_epoch, epochs=epochs)
         _, extra = self._schedule(exp)
         # In a sweep a NaN loss ends the trial (scored by its best epoch) rather than the sweep.
-        own = [keras.callbacks.TerminateOnNaN(), EpochStats(len(x), epochs, print_fn=None), *extra,
+        precise = [PreciseBatchNorm(x[:self.precise_bn])] if self.precise_bn else []
+        own = [*precise, keras.callbacks.TerminateOnNaN(), EpochStats(len(x), epochs, print_fn=None), *extra,
                *self._trial_folder(exp, model)]
         return model.fit(data, epochs=epochs, initial_epoch=initial_epoch,
                          steps_per_epoch=steps_per_epoch(len(x), exp.batch_size),

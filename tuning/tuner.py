@@ -1,7 +1,8 @@
 """`run.py tune`: a keras-tuner sweep over an experiment's search space, resumable and distributable.
 
 Results go to <output_dir>/tune/<experiment>/: keras-tuner's project folder
-(keras_tuner/), trials.csv (one row per trial), best.json, and trials/trial_<id>/,
+(keras_tuner/), trials.csv (one row per trial), sweep.png (validation accuracy against the most
+influential hyperparameters), best.json, and trials/trial_<id>/,
 a run folder per trial (config.json, summary.txt, history.csv) for `run.py report`. Running the same
 command again reloads the project (keras-tuner's overwrite=False): finished trials
 are kept, a trial that was running when the sweep was killed is run again.
@@ -21,6 +22,7 @@ from callbacks import read_history
 from callbacks.epoch_stats import format_duration
 from data.pipeline import resolve_engine
 from errors import SuiteError, UnknownNameError
+from reporting.figures import sweep as plot_sweep
 from training.hardware import resolve_precision
 from training.rundir import check_output_folder, write_csv, write_json, write_text
 from training.train import RunOptions, environment, load_splits, train
@@ -36,9 +38,11 @@ class TuneOptions:
     """How to run a sweep: tuner (a key of TUNERS), max_trials, epochs per trial (hyperband: the
     most), executions_per_trial, overwrite (start over), retrain (train the best configuration
     afterwards for retrain_epochs, default the recipe's), output_dir, chief_timeout (seconds a
-    worker waits for the chief's oracle), and the data options of RunOptions."""
+    worker waits for the chief's oracle), precise_bn (training images on which each trial's
+    BatchNorm statistics are re-estimated before validation; 0: off) and the data options of
+    RunOptions (with `tensorboard`, each trial's run folder gets Keras' TensorBoard logs in tb/)."""
 
-    tuner: str = "random"
+    tuner: str = "hyperband"
     max_trials: int = 10
     epochs: int = 5
     executions_per_trial: int = 1
@@ -47,6 +51,7 @@ class TuneOptions:
     retrain_epochs: int = None
     output_dir: str = "runs"
     chief_timeout: float = 120.0
+    precise_bn: int = 2048
     data: RunOptions = dataclasses.field(default_factory=RunOptions)
 
     def __post_init__(self):
@@ -198,7 +203,9 @@ def tune(exp, opts):
     directory = os.path.join(opts.output_dir, "tune", exp.name)
     hypermodel = ExperimentHyperModel(exp, train_split, val, opts.epochs, seed=opts.data.seed,
                                       trials_dir=os.path.join(directory, "trials"),
-                                      env=environment(precision, "default"), data=data)
+                                      env=environment(precision, "default"), data=data,
+                                      precise_bn=min(opts.precise_bn, len(train_split[0])),
+                                      tensorboard=opts.data.tensorboard)
     tuner = make_tuner(hypermodel, opts, directory)
     print(f"{opts.tuner} sweep over {exp.name}: {', '.join(hypermodel.space)}; {len(train_split[0])} training, "
           f"{len(val[0])} validation images; {directory} ({role()})", flush=True)
@@ -207,6 +214,7 @@ def tune(exp, opts):
         return None
     table = trials_table(tuner.oracle, hypermodel.trials_dir)
     write_csv(os.path.join(directory, "trials.csv"), table)
+    plot_sweep(table, os.path.join(directory, "sweep.png"))
     best = write_best(tuner, hypermodel, exp, directory)
     write_text(os.path.join(directory, "trials.txt"), table.to_string(index=False) + "\n")
     print(table.to_string(index=False))

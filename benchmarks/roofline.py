@@ -1,0 +1,109 @@
+"""How close each model trains to the machine's limit: measured matrix-product peak, training FLOPs per
+image (models.flops), training images/s of the suite's default path, and the fraction of peak.
+
+    python benchmarks/roofline.py --data-dir /tmp/cifar10 [--models baseline,pyramid,ygnet,fast94]
+        [--images 2048] [--precision auto|float32|mixed_bfloat16] [--csv roofline.csv]
+
+In one process: first the peak, as the TFLOP/s of an n x n matrix product (keras.ops.matmul on
+the active backend, 2 n^3 FLOPs, repeated for `--seconds`) in float32 and, where the CPU has
+bfloat16 units (AMX or AVX512-BF16; a GPU always), in bfloat16; the script prints which it
+measured and why. Then, per model (the models of benchmarks/throughput.py), training img/s of
+the suite's default path (the recipe's batch, augmentation, optimizer; precision as asked,
+default 'auto'), the second of two epochs over `--images` real images (as throughput.py), and
+achieved TFLOP/s = img/s x training FLOPs per image, as a fraction of the peak of the precision
+the model trained in (float32 peak for float32, bfloat16 peak for mixed_bfloat16).
+"""
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def matmul_peak(dtype, n=2048, seconds=3.0):
+    """TFLOP/s of an n x n by n x n matrix product in `dtype` on the active backend: 2 n^3 FLOPs per
+    product, products repeated for about `seconds` after one warm-up product."""
+    import keras
+    a = keras.random.normal((n, n), seed=0, dtype=dtype)
+    b = keras.random.normal((n, n), seed=1, dtype=dtype)
+    keras.ops.convert_to_numpy(keras.ops.cast(keras.ops.matmul(a, b)[0, 0], "float32"))
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        keras.ops.convert_to_numpy(keras.ops.cast(keras.ops.matmul(a, b)[0, 0], "float32"))   # waits (JAX is async)
+        count += 1
+    return 2 * n ** 3 * count / (time.perf_counter() - start) / 1e12
+
+
+def peaks(n, seconds):
+    """{'float32': TFLOP/s, 'bfloat16': TFLOP/s or None} and why bfloat16 was (not) measured."""
+    from training.hardware import bf16_units, cpu_flags, gpus
+    out = {"float32": matmul_peak("float32", n, seconds), "bfloat16": None}
+    if gpus() or cpu_flags() & {"amx_bf16", "avx512_bf16"}:
+        out["bfloat16"] = matmul_peak("bfloat16", n, seconds)
+        why = "measured: " + ("a GPU" if gpus() else f"the CPU has {bf16_units().replace('no AMX, ', '')}")
+    else:
+        why = "not measured: the CPU has neither AMX nor AVX512-BF16 (bfloat16 would be emulated)"
+    return out, f"bfloat16 {why}"
+
+
+def model_row(name, x, y, precision, peak):
+    """One table row: training FLOPs per image, img/s (suite's default path), TFLOP/s, % of peak."""
+    import keras
+
+    from data.pipeline import resolve_engine, steps_per_epoch, train_dataset
+    from experiments import get_experiment
+    from models.flops import training_flops
+    from throughput import compiled, train_speed
+    exp = get_experiment(name)
+    model = compiled(exp, precision, x)
+    flops, _ = training_flops(model)
+    data = train_dataset(x, y, exp.batch_size, exp.augment, resolve_engine(exp.augment_engine), seed=0, epochs=2)
+    speed = train_speed(model, data, len(x), steps_per_epoch(len(x), exp.batch_size))
+    achieved = speed * flops / 1e12
+    unit = "bfloat16" if precision == "mixed_bfloat16" else "float32"
+    keras.mixed_precision.set_dtype_policy("float32")
+    return {"model": name, "precision": precision, "batch": exp.batch_size,
+            "training_gflop_per_image": round(flops / 1e9, 3), "train_img_s": round(speed, 1),
+            "achieved_tflop_s": round(achieved, 3), "peak_tflop_s": round(peak[unit], 3) if peak[unit] else None,
+            "fraction_of_peak": round(achieved / peak[unit], 3) if peak[unit] else None}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", default=os.environ.get("CIFAR10_DIR"))
+    p.add_argument("--models", default="baseline,pyramid,ygnet,fast94")
+    p.add_argument("--images", type=int, default=2048)
+    p.add_argument("--precision", default="auto", choices=["auto", "float32", "mixed_bfloat16"])
+    p.add_argument("--matmul-size", type=int, default=2048)
+    p.add_argument("--seconds", type=float, default=3.0, help="seconds of matrix products per peak")
+    p.add_argument("--csv")
+    a = p.parse_args(argv)
+    import pandas as pd
+
+    import run
+    run.import_backend_quietly()
+    from data import load_cifar10
+    from throughput import tf_logger_quiet
+    from training.hardware import cpu_flags, describe_device, resolve_precision
+    precision = resolve_precision(a.precision)
+    flags = sorted(cpu_flags() & {"amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx512_vnni"})
+    print(f"{describe_device()}; CPU flags: {' '.join(flags) or 'none of AMX/AVX-512'}; precision {precision} "
+          f"({'asked' if a.precision != 'auto' else 'auto'})")
+    peak, why = peaks(a.matmul_size, a.seconds)
+    print(f"peak ({a.matmul_size} x {a.matmul_size} matmul): float32 {peak['float32']:.3f} TFLOP/s; "
+          + (f"bfloat16 {peak['bfloat16']:.3f} TFLOP/s" if peak["bfloat16"] else "") + f" ({why})")
+    (x, y), _ = load_cifar10(a.data_dir)
+    tf_logger_quiet()
+    table = pd.DataFrame([model_row(name, x[:a.images], y[:a.images], precision, peak)
+                          for name in a.models.split(",")])
+    print(table.to_string(index=False))
+    if a.csv:
+        table.assign(float32_peak=peak["float32"], bfloat16_peak=peak["bfloat16"],
+                     device=describe_device()).to_csv(a.csv, index=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,66 @@
+"""Precise BatchNorm statistics (callbacks.precise_bn) on a tiny synthetic model."""
+import keras
+import numpy as np
+
+from callbacks import PreciseBatchNorm, recompute_batchnorm_statistics
+
+
+def tiny_model():
+    inputs = keras.Input((8, 8, 3))
+    conv = keras.layers.Conv2D(4, 3, padding="same", name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(conv)
+    x = keras.layers.Dropout(0.5)(x)
+    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
+    return keras.Model(inputs, outputs), keras.Model(inputs, conv)
+
+
+def test_moving_statistics_become_the_mean_of_batch_statistics():
+    keras.utils.set_random_seed(0)
+    model, conv = tiny_model()
+    images = np.random.default_rng(0).normal(3.0, 2.0, (13, 8, 8, 3)).astype("float32")
+    bn = model.get_layer("bn")
+    weights = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
+    others = [v for v in model.non_trainable_variables if v.path not in (bn.moving_mean.path, bn.moving_variance.path)]
+    assert others, "the Dropout's seed generator state should be a non-trainable variable"
+    before = [keras.ops.convert_to_numpy(v).copy() for v in others]
+
+    assert recompute_batchnorm_statistics(model, images, batch_size=4) == 1
+
+    features = keras.ops.convert_to_numpy(conv(images[:12])).reshape(3, 4 * 8 * 8, 4)  # 3 full batches
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(bn.moving_mean), features.mean(1).mean(0), rtol=1e-4,
+                               atol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(bn.moving_variance), features.var(1).mean(0), rtol=1e-4,
+                               atol=1e-5)
+    assert bn.momentum == 0.99
+    for w, old in zip(model.trainable_weights, weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(w), old)
+    for v, old in zip(others, before):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(v), old)
+
+
+def test_a_model_without_batchnorm_is_left_alone():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    assert recompute_batchnorm_statistics(model, np.zeros((8, 4), "float32")) == 0
+
+
+def fit_two_epochs(callbacks):
+    keras.utils.set_random_seed(1)
+    rng = np.random.default_rng(1)
+    x = rng.normal(5.0, 3.0, (64, 8, 8, 3)).astype("float32")
+    y = (x[..., 0].mean((1, 2)) > 5.0).astype("int32")
+    model, conv = tiny_model()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, validation_data=(x[:16], y[:16]),
+              callbacks=callbacks(x))
+    features_mean = keras.ops.convert_to_numpy(conv(x[:32])).mean((0, 1, 2))
+    return keras.ops.convert_to_numpy(model.get_layer("bn").moving_mean), features_mean
+
+
+def test_callback_scores_a_short_run_with_settled_statistics():
+    """Two epochs of 4 steps: Keras' moving averages (momentum 0.99) have moved 8% of the way from
+    their initial zeros; re-estimated before validation, they are the training images' statistics."""
+    precise, features_mean = fit_two_epochs(lambda x: [PreciseBatchNorm(x[:32], batch_size=16)])
+    np.testing.assert_allclose(precise, features_mean, rtol=1e-4, atol=1e-5)
+    keras_own, _ = fit_two_epochs(lambda x: [])
+    assert np.abs(features_mean).max() > 0.1
+    assert np.abs(keras_own).max() < 0.2 * np.abs(features_mean).max()
