@@ -152,6 +152,9 @@ def build_parser():
                    help="Keras progress output (default: a bar on a terminal, else none)")
     o.add_argument("--tensorboard", action="store_true", default=None,
                    help="also write Keras' TensorBoard logs into RUN_DIR/tb (tensorboard --logdir runs)")
+    o.add_argument("--precise-bn", type=non_negative_int, metavar="IMAGES",
+                   help="re-estimate BatchNorm statistics on this many training images (dropout off) before "
+                   "each validation and checkpoint, for short runs (default 0: Keras' moving averages)")
 
     ld = sub.add_parser("load", help="evaluate a saved model (.h5 or .keras) on the test split")
     ld.add_argument("path", nargs="?", help="model file or pretrained name (default: the shipped default)")
@@ -208,7 +211,7 @@ def data_options(parser):
 
 RECIPE_FLAGS = ("model", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
                 "label_smoothing", "schedule", "schedule_args", "augment", "augment_engine", "precision", "hp")
-RUN_FLAGS = ("val_split", "limit_train", "seed", "output_dir", "strategy", "tensorboard")
+RUN_FLAGS = ("val_split", "limit_train", "seed", "output_dir", "strategy", "tensorboard", "precise_bn")
 
 
 def cmd_train(args):

@@ -78,7 +78,9 @@ def recompute_batchnorm_statistics(model, images, batch_size=256):
 
 class PreciseBatchNorm(keras.callbacks.Callback):
     """Re-estimate the BatchNormalization statistics (`recompute_batchnorm_statistics`) before every
-    evaluation: each validation inside `fit` and each `evaluate` given this callback.
+    evaluation: each validation inside `fit` and each `evaluate` given this callback; and at the end
+    of an epoch that had no validation, so that checkpoints saved after it (callbacks later in the
+    list) hold re-estimated statistics too.
 
     Args:
         images: uint8 (N, 32, 32, 3) training images (never validation or test images); a fixed
@@ -90,6 +92,15 @@ class PreciseBatchNorm(keras.callbacks.Callback):
     def __init__(self, images, batch_size=256):
         super().__init__()
         self.images, self.batch_size = np.asarray(images), batch_size
+        self.estimated = False      # in this epoch, by a validation
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.estimated = False
 
     def on_test_begin(self, logs=None):
         recompute_batchnorm_statistics(self.model, self.images, self.batch_size)
+        self.estimated = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.estimated:
+            recompute_batchnorm_statistics(self.model, self.images, self.batch_size)

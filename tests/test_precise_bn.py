@@ -1,8 +1,13 @@
 """Precise BatchNorm statistics (callbacks.precise_bn) on a tiny synthetic model."""
+import json
+import os
+
 import keras
 import numpy as np
+import pytest
 
 from callbacks import PreciseBatchNorm, recompute_batchnorm_statistics
+from callbacks.precise_bn import batchnorm_layers
 
 
 def tiny_model():
@@ -67,3 +72,35 @@ def test_callback_scores_a_short_run_with_settled_statistics():
     keras_own, _ = fit_two_epochs(lambda x: [])
     assert np.abs(features_mean).max() > 0.1
     assert np.abs(keras_own).max() < 0.2 * np.abs(features_mean).max()
+
+
+def test_train_precise_bn_checkpoints_hold_reestimated_statistics(synthetic_dir, tmp_path):
+    """`run.py train --precise-bn N`: best.h5 (saved after a validation) and last.h5 of a run without
+    validation hold the statistics re-estimated on the first N training images; the option is in
+    config.json, so a resumed run keeps it. Without the flag the checkpoints hold Keras' own."""
+    from conftest import run_cli
+    from training.evaluate import load_saved_model
+    from training.train import RunOptions, load_splits
+    root, _ = synthetic_dir
+
+    def statistics_after(args, checkpoint):
+        out = tmp_path / f"runs{len(args)}{checkpoint}"
+        result = run_cli("train", "pyramid", "--epochs", "1", "--batch-size", "10", "--limit-train", "30",
+                         "--data-dir", root, "--output-dir", out, "--hp", "width_multiplier=0.25", *args)
+        assert result.returncode == 0, result.stderr[-1500:]
+        (run_dir,) = [out / d for d in os.listdir(out)]
+        model = load_saved_model(str(run_dir / checkpoint))
+        saved = [keras.ops.convert_to_numpy(v).copy() for layer in batchnorm_layers(model)
+                 for v in (layer.moving_mean, layer.moving_variance)]
+        val_split = int(args[args.index("--val-split") + 1])
+        (x, _), *_ = load_splits(RunOptions(data_dir=str(root), val_split=val_split, limit_train=30))
+        recompute_batchnorm_statistics(model, x[:20], batch_size=256)
+        again = [keras.ops.convert_to_numpy(v) for layer in batchnorm_layers(model)
+                 for v in (layer.moving_mean, layer.moving_variance)]
+        config = json.load(open(run_dir / "config.json"))
+        return max(float(np.abs(a - b).max()) for a, b in zip(saved, again)), config["options"]["precise_bn"]
+
+    assert statistics_after(["--val-split", "10", "--precise-bn", "20"], "best.h5") == (pytest.approx(0, abs=1e-4), 20)
+    assert statistics_after(["--val-split", "0", "--precise-bn", "20"], "last.h5") == (pytest.approx(0, abs=1e-4), 20)
+    difference, option = statistics_after(["--val-split", "10"], "best.h5")
+    assert difference > 1e-2 and option == 0

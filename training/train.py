@@ -20,8 +20,8 @@ import keras
 import numpy as np
 
 from callbacks import (AtomicModelCheckpoint, EpochStats, HistoryCSV, Lookahead, NonFiniteLoss, PlotHistory,
-                       RunBackup, StopOnNonFiniteLoss, make_schedule, median_train_speed, plot_confusion_matrix,
-                       read_history)
+                       PreciseBatchNorm, RunBackup, StopOnNonFiniteLoss, make_schedule, median_train_speed,
+                       plot_confusion_matrix, read_history, recompute_batchnorm_statistics)
 from data import CLASSES, load_cifar10, split_validation
 from data.provenance import data_provenance
 from data.pipeline import check_batch_size, resolve_engine, steps_per_epoch, train_dataset
@@ -45,7 +45,10 @@ class RunOptions:
     only the first N training images after the split; None for all), seed, output_dir
     (parent of run folders), strategy (training.hardware.STRATEGIES), verbose (Keras
     fit verbosity; None: a progress bar on a terminal, else only the one-line summaries),
-    tensorboard (also write Keras' TensorBoard logs into run_dir/tb).
+    tensorboard (also write Keras' TensorBoard logs into run_dir/tb), precise_bn (re-estimate
+    BatchNorm statistics on the first N training images, dropout off, before each validation and
+    each checkpoint: `callbacks.PreciseBatchNorm`; 0, the default, keeps Keras' moving averages, as
+    the seed recipes have them).
     """
 
     data_dir: str = None
@@ -56,6 +59,7 @@ class RunOptions:
     strategy: str = "auto"
     verbose: int = None
     tensorboard: bool = False
+    precise_bn: int = 0
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
@@ -122,9 +126,10 @@ def schedule_and_callbacks(exp, n_train):
     return learning_rate, extra
 
 
-def make_callbacks(run_dir, exp, n_train, has_val, extra, first_epoch=0, tensorboard=False):
-    """Keras callbacks of a run, in order: NaN guard, stats, schedule, history, checkpoints, plots, backup
-    and, with `tensorboard`, Keras' TensorBoard writing run_dir/tb.
+def make_callbacks(run_dir, exp, n_train, has_val, extra, first_epoch=0, tensorboard=False, precise_images=None):
+    """Keras callbacks of a run, in order: precise BatchNorm statistics (with `precise_images`), NaN
+    guard, stats, schedule, history, checkpoints, plots, backup and, with `tensorboard`, Keras'
+    TensorBoard writing run_dir/tb.
 
     The backup comes after the files of an epoch, so an epoch counts as done only once they are
     written. TensorBoard comes after the backup: a kill between the two loses that epoch's
@@ -133,8 +138,10 @@ def make_callbacks(run_dir, exp, n_train, has_val, extra, first_epoch=0, tensorb
     monitor = "val_accuracy" if has_val else "accuracy"
     best = AtomicModelCheckpoint(os.path.join(run_dir, "best.h5"), monitor=monitor, mode="max", save_best_only=True)
     board = [keras.callbacks.TensorBoard(os.path.join(run_dir, "tb"), histogram_freq=1, write_graph=True)]
+    precise = [PreciseBatchNorm(precise_images)] if precise_images is not None and len(precise_images) else []
     return [
-        StopOnNonFiniteLoss(),                           # first: raises before a checkpoint saves NaN weights
+        *precise,                                        # before the validation and the checkpoints see them
+        StopOnNonFiniteLoss(),                           # raises before a checkpoint saves NaN weights
         EpochStats(n_train, exp.epochs),                 # adds lr, seconds, images_per_s to the logs
         *extra,
         HistoryCSV(os.path.join(run_dir, "history.csv"), first_epoch),
@@ -304,7 +311,8 @@ def fit_and_finish(session, run_dir, first_epoch):
                   steps_per_epoch=steps_per_epoch(len(x), exp.batch_size),
                   validation_data=session.val, validation_batch_size=EVAL_BATCH_SIZE,
                   callbacks=make_callbacks(run_dir, exp, len(x), session.val is not None,
-                                           session.extra_callbacks, first_epoch, opts.tensorboard),
+                                           session.extra_callbacks, first_epoch, opts.tensorboard,
+                                           x[:opts.precise_bn] if opts.precise_bn else None),
                   verbose=verbose, shuffle=False)   # the pipeline shuffles
     except NonFiniteLoss as exc:
         kept = [f for f in ("best.h5", "last.h5") if os.path.exists(os.path.join(run_dir, f))]
@@ -325,11 +333,12 @@ def misclassified(predictions, labels, n=50):
     return [[int(i), int(labels[i]), int(predictions[i])] for i in wrong]
 
 
-def test_model(run_dir, exp, model):
+def test_model(run_dir, exp, model, precise_images=None):
     """The model the test split measures, and the file holding it.
 
     evaluate_weights 'best': best.h5; 'final': the weights as training left them (the
-    weight average with ema_momentum), saved atomically as final.h5. With tta_level > 0
+    weight average with ema_momentum; with `precise_images`, BatchNorm statistics re-estimated
+    for those weights first), saved atomically as final.h5. With tta_level > 0
     the model is wrapped in its test-time views (models.tta); final.h5 holds the wrapper.
 
     Returns:
@@ -337,6 +346,8 @@ def test_model(run_dir, exp, model):
     """
     if exp.evaluate_weights == "best":
         return with_test_time_augmentation(load_saved_model(os.path.join(run_dir, "best.h5")), exp.tta_level), "best.h5"
+    if precise_images is not None:
+        recompute_batchnorm_statistics(model, precise_images)
     model = with_test_time_augmentation(model, exp.tta_level)
     tmp = os.path.join(run_dir, "final.tmp.h5")
     model.save(tmp)
@@ -367,7 +378,8 @@ def finish_run(run_dir, session):
     """
     exp, (x_test, y_test) = session.exp, session.test
     history = read_history(os.path.join(run_dir, "history.csv"))
-    model, evaluated = test_model(run_dir, exp, session.model)
+    precise = session.train[0][:session.opts.precise_bn] if session.opts.precise_bn else None
+    model, evaluated = test_model(run_dir, exp, session.model, precise)
     result = evaluate_model(model, x_test, y_test)
     monitor = "val_accuracy" if "val_accuracy" in history else "accuracy"
     wall_seconds = float(history["seconds"].sum())
