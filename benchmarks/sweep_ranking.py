@@ -91,35 +91,36 @@ def main():
                                                              "seconds", "train_accuracy", "last_val_accuracy")]
     table = compare(short, long, hyperparameters)
     rho = spearman(table["short score"], table["long score"])
-    def bn(images):
-        return f"BatchNorm statistics re-estimated on {images} training images" if images else "Keras' moving averages"
-    text = (f"{args.experiment}, {args.trials} random trials (seed {args.seed}), {args.limit_train} training "
-            f"images: short trials of {args.short_epochs} epochs ({bn(args.precise_bn)} before each validation) "
-            f"against the same configurations trained for {args.long_epochs} epochs ({bn(long_bn)}). Scores: "
-            f"the best epoch's validation accuracy; train/val: the short trial's last epoch.\n\n"
-            f"{table.to_markdown(index=False, floatfmt='.4g')}\n\n"
-            f"Spearman rank correlation of the short and the long scores: **{rho:.2f}**; largest "
-            f"train-validation gap of a short trial: {table['gap (points)'].max():.1f} points.\n")
-    print(text)
-    with open(args.table, "a") as f:
-        f.write(f"\n## {tag}\n\n{text}")
-    return 0
+    return publish(args, tag, f"short trials of {args.short_epochs} epochs ({statistics(args.precise_bn)} before "
+                   f"each validation) against the same configurations trained for {args.long_epochs} epochs "
+                   f"({statistics(long_bn)}). Scores: the best epoch's validation accuracy; train/val: the short "
+                   f"trial's last epoch", table, f"Spearman rank correlation of the short and the long scores: "
+                   f"**{rho:.2f}**; largest train-validation gap of a short trial: "
+                   f"{table['gap (points)'].max():.1f} points.")
+
+
+def statistics(images):
+    return f"BatchNorm statistics re-estimated on {images} training images" if images else "Keras' moving averages"
 
 
 def write_short(short, args, tag):
     """The short sweep alone: each trial's last-epoch training and validation accuracy and their gap."""
-    table = short.drop(columns=["trial_id", "status", "epochs"]).assign(
+    table = short.drop(columns=["trial_id", "status", "epochs", "val_accuracy", "train_accuracy",
+                                "last_val_accuracy"]).assign(
         train=100 * short["train_accuracy"], val=100 * short["last_val_accuracy"],
         gap=100 * (short["train_accuracy"] - short["last_val_accuracy"]))
-    table = table.drop(columns=["train_accuracy", "last_val_accuracy", "val_accuracy"])
-    text = (f"{args.experiment}, {args.trials} random trials (seed {args.seed}), {args.limit_train} training images, "
-            f"{args.short_epochs} epochs a trial, "
-            f"{'BatchNorm statistics re-estimated on %d training images' % args.precise_bn if args.precise_bn else 'Keras moving averages'}"
-            f" before each validation; train/val: last epoch (%), gap in points.\n\n"
-            f"{table.to_markdown(index=False, floatfmt='.4g')}\n")
+    return publish(args, f"{tag}, short trials only", f"{args.short_epochs} epochs a trial, "
+                   f"{statistics(args.precise_bn)} before each validation; train/val: last epoch (%), gap in points",
+                   table, f"Largest train-validation gap: {table['gap'].max():.1f} points.")
+
+
+def publish(args, heading, what, table, conclusion):
+    """Print the table with what it measured and its conclusion, and append them to --table."""
+    text = (f"{args.experiment}, {args.trials} random trials (seed {args.seed}), {args.limit_train} training "
+            f"images: {what}.\n\n{table.to_markdown(index=False, floatfmt='.4g')}\n\n{conclusion}\n")
     print(text)
     with open(args.table, "a") as f:
-        f.write(f"\n## {tag}, short trials only\n\n{text}")
+        f.write(f"\n## {heading}\n\n{text}")
     return 0
 
 
