@@ -20,6 +20,7 @@ def tiny_model():
     return keras.Model(inputs, outputs), keras.Model(inputs, conv)
 
 
+@pytest.mark.backends     # CI runs it on JAX and PyTorch too
 def test_moving_statistics_become_the_mean_of_batch_statistics():
     """... of the inputs BN gets at inference: the dropout before it is off while they are estimated
     (with it on, the variance would be about twice as large)."""
@@ -46,6 +47,7 @@ def test_moving_statistics_become_the_mean_of_batch_statistics():
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(v), old)
 
 
+@pytest.mark.backends     # CI runs it on JAX and PyTorch too
 def test_a_model_without_batchnorm_is_left_alone():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     assert recompute_batchnorm_statistics(model, np.zeros((8, 4), "float32")) == 0
@@ -64,6 +66,7 @@ def fit_two_epochs(callbacks):
     return keras.ops.convert_to_numpy(model.get_layer("bn").moving_mean), features_mean
 
 
+@pytest.mark.backends     # CI runs it on JAX and PyTorch too
 def test_callback_scores_a_short_run_with_settled_statistics():
     """Two epochs of 4 steps: Keras' moving averages (momentum 0.99) have moved 8% of the way from
     their initial zeros; re-estimated before validation, they are the training images' statistics."""
