@@ -72,8 +72,8 @@ class ExperimentHyperModel(keras_tuner.HyperModel):
             return []
         folder = os.path.join(self.trials_dir, f"trial_{self.trial_id}")
         os.makedirs(folder, exist_ok=True)
-        write_run_header(folder, model, exp, RunOptions(seed=self.seed, val_split=len(self.val[0])), self.env,
-                         self.data, announce=False)
+        options = RunOptions(seed=self.seed, val_split=len(self.val[0]), precise_bn=self.precise_bn)
+        write_run_header(folder, model, exp, options, self.env, self.data, announce=False)
         board = [keras.callbacks.TensorBoard(os.path.join(folder, "tb"), histogram_freq=1)] if self.tensorboard else []
         return [HistoryCSV(os.path.join(folder, "history.csv")), *board]
 
