@@ -39,10 +39,10 @@ def matmul_peak(dtype, n=2048, seconds=3.0):
 def peaks(n, seconds):
     """{'float32': TFLOP/s, 'bfloat16': TFLOP/s or None} and why bfloat16 was (not) measured."""
     from training.hardware import bf16_units, cpu_flags, gpus
-    out = {"float32": matmul_peak("float32", n, seconds), "bfloat16": None}
-    if gpus() or cpu_flags() & {"amx_bf16", "avx512_bf16"}:
+    out, on_gpu = {"float32": matmul_peak("float32", n, seconds), "bfloat16": None}, bool(gpus())
+    if on_gpu or cpu_flags() & {"amx_bf16", "avx512_bf16"}:
         out["bfloat16"] = matmul_peak("bfloat16", n, seconds)
-        why = "measured: " + ("a GPU" if gpus() else f"the CPU has {bf16_units().replace('no AMX, ', '')}")
+        why = "measured: " + ("a GPU" if on_gpu else f"the CPU has {bf16_units().replace('no AMX, ', '')}")
     else:
         why = "not measured: the CPU has neither AMX nor AVX512-BF16 (bfloat16 would be emulated)"
     return out, f"bfloat16 {why}"

@@ -152,7 +152,8 @@ def sweep(trials, path, score="val_accuracy", most=4):
     done = trials.dropna(subset=[score])
     names = [c for c in trials.columns if c not in ("trial", "trial_id", "status", score, "epochs", "seconds")
              and not c.startswith("tuner/")]
-    ranked = sorted(names, key=lambda n: (n != "lr", -influence(done[n], done[score])))[:most]
+    weight = {n: influence(done[n], done[score]) for n in names}
+    ranked = sorted(names, key=lambda n: (n != "lr", -weight[n]))[:most]
     fig, axes = plt.subplots(1, max(len(ranked), 1), figsize=(4 * max(len(ranked), 1), 3.6), squeeze=False,
                              sharey=True)
     best = done[score].idxmax() if len(done) else None
@@ -166,7 +167,7 @@ def sweep(trials, path, score="val_accuracy", most=4):
                        label=f"best: trial {int(done['trial'][best])}")
         if numeric and name in ("lr", "weight_decay") and (values > 0).all():
             ax.set_xscale("log")
-        ax.set_xlabel(f"{name} (influence {influence(done[name], done[score]):.2f})")
+        ax.set_xlabel(f"{name} (influence {weight[name]:.2f})")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel(f"{score.replace('val_', 'validation ')} (%)")
     if best is not None and ranked:

@@ -9,6 +9,8 @@ import os
 
 import pandas as pd
 
+from callbacks.epoch_stats import format_duration
+
 FIGURES = {   # file -> (heading, what it shows)
     "curves.png": ("Learning curves", "Validation accuracy and loss per epoch of every run (training values "
                    "where a run has no validation split)."),
@@ -53,28 +55,20 @@ document.querySelectorAll('th').forEach((th, column) => th.addEventListener('cli
 
 
 def percent(value):
-    return "" if pd.isna(value) else f"{100 * value:.2f}%"
-
-
-def duration(seconds):
-    """'59 s', '12.3 min', '2.1 h'."""
-    if pd.isna(seconds):
-        return ""
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min" if seconds < 7200 \
-        else f"{seconds / 3600:.1f} h"
+    return f"{100 * value:.2f}%"
 
 
 def count(value):
-    return "" if pd.isna(value) else f"{value:,.0f}"
+    return f"{value:,.0f}"
 
 
-COLUMNS = [   # (table column, header, formatter, is text); the run's name says its experiment
+COLUMNS = [   # (table column, header, formatter of a known value, is text); the run's name says its experiment
     ("model", "model", str, True),
     ("parameters", "parameters", count, False),
     ("epochs", "epochs", count, False),
     ("test_accuracy", "test top-1", percent, False),
     ("best_val_accuracy", "best validation", percent, False),
-    ("wall_seconds", "training time", duration, False),
+    ("wall_seconds", "training time", format_duration, False),
     ("images_per_s", "img/s", count, False),
 ]
 
@@ -105,15 +99,16 @@ def cell(value, text, is_text):
 
 
 def table_html(table, out_dir):
-    """The runs table: short run names (<experiment>-<time>) linking to their folders (relative to
-    out_dir), percentages, readable durations; device/precision/data columns only where runs differ."""
+    """The runs table, in the table's order (`ordered` by write_report): short run names
+    (<experiment>-<time>) linking to their folders (relative to out_dir), percentages, readable
+    durations; device/precision/data columns only where runs differ."""
     shared = shared_values(table)
     columns = COLUMNS + [(c, c, abbreviated, True) for c in SHARED if c not in shared]
     head = "<th class='text'>run</th>" + "".join(
         f"<th class='{'text' if is_text else 'number'}'>{escape.escape(header)}</th>"
         for _, header, _, is_text in columns)
     rows = []
-    for _, row in ordered(table).iterrows():
+    for _, row in table.iterrows():
         name = os.path.basename(os.path.normpath(row["run"]))
         if not name.startswith(str(row["experiment"])):       # a sweep's trial_<id>
             name = f"{name} ({row['experiment']})"
@@ -129,8 +124,8 @@ def table_html(table, out_dir):
 
 
 def page(table, images, out_dir):
-    """The whole report.html text: heading, what the runs share, the sortable table, each figure with a
-    heading and a caption (FIGURES) and the PNG embedded."""
+    """The whole report.html text for `table` (best run first: `ordered`): heading, what the runs
+    share, the sortable table, each figure with a heading and a caption (FIGURES) and the PNG embedded."""
     shared = shared_values(table)
     said = "; ".join(f"{name}: {escape.escape(str(value))}" for name, value in shared.items() if isinstance(value, str))
     parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
