@@ -3,7 +3,7 @@ its op times summed by what they do (convolutions, BatchNorm, activation, poolin
 update, loss and metrics, input pipeline, other).
 
     python benchmarks/profile_step.py [--experiment fast94] [--precision auto] [--steps 20]
-        [--data-dir /tmp/cifar10] [--csv profile.csv]
+        [--data-dir /tmp/cifar10] [--hp float32_norm=true] [--csv profile.csv]
 
 The experiment's model, batch, optimizer and input pipeline (data.pipeline.train_dataset) run one
 warm-up epoch of `--steps` steps, then the same again under tf.profiler.experimental; the trace's
@@ -22,6 +22,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import run  # noqa: E402  (the suite's root on the path first)
 
 CATEGORIES = ("convolutions", "BatchNorm", "activation (GELU/ReLU)", "pooling", "casts", "optimizer update",
               "loss and metrics", "input pipeline", "other")
@@ -71,8 +72,9 @@ def op_times(xplane_path):
     return by_category, by_op
 
 
-def profile(experiment, precision, steps, data_dir=None):
-    """(wall seconds of the profiled steps, {category: ps}, {op type: ps}) for `steps` training steps."""
+def profile(experiment, precision, steps, data_dir=None, hp=None):
+    """(wall seconds of the profiled steps, {category: ps}, {op type: ps}) for `steps` training steps
+    of `experiment`, its model built with the hyperparameters `hp` ({name: value}) over the recipe's."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -82,6 +84,8 @@ def profile(experiment, precision, steps, data_dir=None):
     from experiments import get_experiment
     from training.train import compiled_model, schedule_and_callbacks
     exp = get_experiment(experiment)
+    if hp:
+        exp = exp.with_overrides(model_kwargs={**exp.model_kwargs, **hp})
     n = steps * exp.batch_size
     if data_dir:
         (x, y), _ = load_cifar10(data_dir)
@@ -111,19 +115,21 @@ def main(argv=None):
     p.add_argument("--precision", default="auto", choices=["auto", "float32", "mixed_bfloat16"])
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--data-dir", default=os.environ.get("CIFAR10_DIR"), help="real images (default: random ones)")
+    p.add_argument("--hp", default={}, type=run.key_values,
+                   help="model hyperparameters over the recipe's, as `run.py train --hp`, e.g. float32_norm=true")
     p.add_argument("--csv")
     a = p.parse_args(argv)
     import pandas as pd
 
-    import run
     run.import_backend_quietly()
-    from training.hardware import describe_device, resolve_precision
-    precision = resolve_precision(a.precision)
-    wall, by_category, by_op = profile(a.experiment, precision, a.steps, a.data_dir)
+    from training.hardware import choose_precision, describe_device
+    precision, why = choose_precision(a.precision)
+    wall, by_category, by_op = profile(a.experiment, precision, a.steps, a.data_dir, a.hp)
     total = sum(by_category.values())
     table = pd.DataFrame([{"category": c, "ms per step": round(by_category[c] / 1e9 / a.steps, 2),
                            "share": f"{100 * by_category[c] / total:.1f}%"} for c in CATEGORIES])
-    print(f"{a.experiment}, {precision}, {describe_device()}: {a.steps} steps in {wall:.2f} s "
+    settings = "".join(f", {k}={v}" for k, v in a.hp.items())
+    print(f"{a.experiment}{settings}, {precision} ({why}), {describe_device()}: {a.steps} steps in {wall:.2f} s "
           f"({1000 * wall / a.steps:.0f} ms a step wall time; ops summed: {total / 1e9 / a.steps:.0f} ms a step)")
     print(table.to_markdown(index=False))
     print("heaviest op types (ms per step): " + ", ".join(

@@ -142,3 +142,16 @@ def test_lookahead_update_is_a_lerp_towards_the_weights():
     la.update(0.25)
     for s, v in zip(start, la.model.get_weights()):
         np.testing.assert_allclose(v, s + 0.75, atol=1e-6)
+
+
+def test_float32_norm_computes_batchnorm_and_gelu_in_float32_and_keeps_the_weights():
+    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")      # conftest puts float32 back
+    plain, fast = create_model("fast94"), create_model("fast94", float32_norm=True)
+    def group_dtypes(model):          # BN and activations of the conv groups: not the first GELU or the softmax
+        kinds = (keras.layers.BatchNormalization, keras.layers.Activation)
+        return [layer.compute_dtype for layer in model.layers if isinstance(layer, kinds)][1:-1]
+    assert group_dtypes(plain) == ["bfloat16"] * 12 and group_dtypes(fast) == ["float32"] * 12
+    assert {layer.compute_dtype for layer in fast.layers if isinstance(layer, keras.layers.Conv2D)} == {"bfloat16"}
+    fast.set_weights(plain.get_weights())                          # same variables, same shapes
+    x = correlated_images(8).clip(0, 1) * 255
+    np.testing.assert_allclose(fast.predict(x, verbose=0), plain.predict(x, verbose=0), atol=0.05)

@@ -4,7 +4,7 @@ import pytest
 
 from errors import SuiteError
 from experiments import get_experiment
-from training.hardware import AUTO_PRECISION_ENV, bf16_units, describe_device, resolve_precision
+from training.hardware import AUTO_PRECISION_ENV, bf16_units, choose_precision, describe_device, resolve_precision
 from training.train import RunOptions, train
 
 pytestmark = pytest.mark.precision
@@ -30,6 +30,24 @@ def test_without_the_override_auto_follows_the_cpu(monkeypatch):
         assert resolve_precision("auto") == expected
     monkeypatch.setattr("training.hardware.cpu_flags", lambda: {"amx_bf16"})
     assert bf16_units() == "AMX" and describe_device().endswith("(AMX)")
+
+
+def test_the_chosen_precision_comes_with_its_reason(monkeypatch):
+    monkeypatch.delenv(AUTO_PRECISION_ENV, raising=False)
+    monkeypatch.setattr("training.hardware.gpus", lambda: [])
+    monkeypatch.setattr("training.hardware.cpu_flags", lambda: {"avx2"})
+    assert choose_precision("auto") == ("float32", "auto: CPU without AMX or AVX512-BF16")
+    assert choose_precision("mixed_bfloat16") == ("mixed_bfloat16", "asked for")
+    monkeypatch.setattr("training.hardware.cpu_flags", lambda: {"amx_bf16"})
+    monkeypatch.setattr("training.hardware.CPU_BF16_FASTER", {keras.backend.backend(): False})
+    assert choose_precision("auto") == ("float32", f"auto: CPU with AMX, but {keras.backend.backend()} measured "
+                                                   "slower in bfloat16")
+    monkeypatch.setattr("training.hardware.CPU_BF16_FASTER", {keras.backend.backend(): True})
+    assert choose_precision("auto")[0] == "mixed_bfloat16" and "AMX" in choose_precision("auto")[1]
+    monkeypatch.setattr("training.hardware.gpus", lambda: [("NVIDIA H100", True)])
+    assert choose_precision("auto") == ("mixed_bfloat16", "auto: the GPU supports bfloat16")
+    monkeypatch.setenv(AUTO_PRECISION_ENV, "float32")
+    assert choose_precision("auto") == ("float32", f"auto: ${AUTO_PRECISION_ENV}")
 
 
 def test_a_run_in_bfloat16_sets_the_global_policy(synthetic_dir, tmp_path, monkeypatch):

@@ -1,9 +1,9 @@
-"""benchmarks/roofline.py and benchmarks/profile_step.py on tiny inputs: the figures they print are
+"""benchmarks/roofline.py, profile_step.py and hp_speed.py on tiny inputs: the figures they print are
 computed from what they measure (the speed itself is measured in benchmarks/, not here)."""
 import pandas as pd
 import pytest
 
-from benchmarks import profile_step, roofline
+from benchmarks import hp_speed, profile_step, roofline
 from models import create_model
 from models.flops import training_flops
 
@@ -45,3 +45,20 @@ def test_profile_of_a_few_steps_sees_the_convolutions(capsys):
              for line in out.splitlines() if line.startswith("| ") and "%" in line}
     assert set(share) == set(profile_step.CATEGORIES)
     assert share["convolutions"] > 0 and sum(share.values()) == pytest.approx(100, abs=0.5)
+
+
+def test_hp_speed_alternates_the_recipe_and_the_variant(real_subset, tmp_path, monkeypatch):
+    from benchmarks import throughput
+    from experiments import get_experiment
+    built, original = [], throughput.compiled
+    monkeypatch.setattr(throughput, "compiled", lambda exp, *a: built.append(exp.model_kwargs) or original(exp, *a))
+    csv = tmp_path / "ab.csv"
+    assert hp_speed.main(["--data-dir", real_subset, "--experiment", "lenet5", "--hp", "dropout=0.5", "--images",
+                          "128", "--repeats", "2", "--precision", "float32", "--csv", str(csv)]) == 0
+    recipe = get_experiment("lenet5").model_kwargs
+    assert built == [recipe, {**recipe, "dropout": 0.5}] * 2
+    table = pd.read_csv(csv)
+    assert list(table.variant) == ["recipe", "with hp"]
+    for runs, median in zip(table.runs_img_s, table.median_img_s):
+        speeds = [float(v) for v in runs.split()]
+        assert len(speeds) == 2 and min(speeds) > 0 and min(speeds) - 1 <= median <= max(speeds) + 1

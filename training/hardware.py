@@ -90,8 +90,8 @@ def describe_device():
     return f"CPU {cpu_name()} ({bf16_units()})"
 
 
-def resolve_precision(requested="auto"):
-    """The Keras dtype policy to train with.
+def choose_precision(requested="auto"):
+    """The Keras dtype policy to train with, and why.
 
     'auto' gives the policy named by $CIFAR10_AUTO_PRECISION when that is set, else
     'mixed_bfloat16' on a GPU that supports bfloat16, or on a CPU with AMX or AVX512-BF16
@@ -99,23 +99,39 @@ def resolve_precision(requested="auto"):
     (CPU_BF16_FASTER), else 'float32'. Other values pass through.
 
     Returns:
-        str, a Keras dtype policy name.
+        (policy, why): a Keras dtype policy name and the reason in a few words, e.g.
+        ('mixed_bfloat16', 'auto: CPU with no AMX, AVX512-BF16; tensorflow measured faster in bfloat16').
 
     Raises:
         SuiteError: $CIFAR10_AUTO_PRECISION names no policy of PRECISIONS.
     """
     if requested != "auto":
-        return requested
+        return requested, "asked for"
     forced = os.environ.get(AUTO_PRECISION_ENV)
     if forced:
         if forced not in PRECISIONS[1:]:
             raise SuiteError(f"{AUTO_PRECISION_ENV}={forced!r}: choose one of {', '.join(PRECISIONS[1:])}")
-        return forced
+        return forced, f"auto: ${AUTO_PRECISION_ENV}"
     found = gpus()
     if found:
-        return "mixed_bfloat16" if all(bf16 for _, bf16 in found) else "float32"
-    faster = CPU_BF16_FASTER.get(keras.backend.backend(), False)
-    return "mixed_bfloat16" if faster and cpu_flags() & {"amx_bf16", "avx512_bf16"} else "float32"
+        if all(bf16 for _, bf16 in found):
+            return "mixed_bfloat16", "auto: the GPU supports bfloat16"
+        return "float32", "auto: a GPU without bfloat16"
+    backend = keras.backend.backend()
+    if not cpu_flags() & {"amx_bf16", "avx512_bf16"}:
+        return "float32", "auto: CPU without AMX or AVX512-BF16"
+    if not CPU_BF16_FASTER.get(backend, False):
+        return "float32", f"auto: CPU with {bf16_units()}, but {backend} measured slower in bfloat16"
+    return "mixed_bfloat16", f"auto: CPU with {bf16_units()}; {backend} measured faster in bfloat16"
+
+
+def resolve_precision(requested="auto"):
+    """The Keras dtype policy of `choose_precision(requested)`, without the reason.
+
+    Raises:
+        SuiteError: as `choose_precision`.
+    """
+    return choose_precision(requested)[0]
 
 
 def check_tf_config():

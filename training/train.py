@@ -29,8 +29,8 @@ from errors import SuiteError
 from experiments import Experiment
 from models import adapt_model, create_model, with_test_time_augmentation
 from training.evaluate import EVAL_BATCH_SIZE, evaluate_model, load_saved_model
-from training.hardware import (STRATEGIES, describe_device, distribution_scope, fix_multiworker_build, is_chief,
-                               resolve_precision)
+from training.hardware import (STRATEGIES, choose_precision, describe_device, distribution_scope, fix_multiworker_build,
+                               is_chief)
 from training.losses import make_loss
 from training.rundir import commit_file, new_run_dir, read_json, write_json, write_text
 
@@ -204,7 +204,7 @@ def prepare(exp, opts):
     """
     keras.utils.set_random_seed(opts.seed)
     exp = dataclasses.replace(exp, augment_engine=resolve_engine(exp.augment_engine))   # config.json names it
-    precision = resolve_precision(exp.precision)
+    precision, why = choose_precision(exp.precision)
     keras.mixed_precision.set_dtype_policy(precision)
     opts = dataclasses.replace(opts, val_split=exp.val_split if opts.val_split is None else opts.val_split)
     (x, y), val, test, data = load_splits(opts)
@@ -212,7 +212,7 @@ def prepare(exp, opts):
     scope, strategy = distribution_scope(opts.strategy)
     env = environment(precision, strategy)
     print(f"{exp.name}: {len(x)} training, {len(val[0]) if val else 0} validation, {len(test[0])} test images; "
-          f"precision {precision}; augment engine {exp.augment_engine}; strategy {strategy}; {env['device']}")
+          f"precision {precision} ({why}); augment engine {exp.augment_engine}; strategy {strategy}; {env['device']}")
     learning_rate, extra = schedule_and_callbacks(exp, len(x))
     with scope:
         model = fix_multiworker_build(compiled_model(exp, learning_rate, images=x))

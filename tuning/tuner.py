@@ -23,7 +23,7 @@ from callbacks.epoch_stats import format_duration
 from data.pipeline import resolve_engine
 from errors import SuiteError, UnknownNameError
 from reporting.figures import sweep as plot_sweep
-from training.hardware import resolve_precision
+from training.hardware import choose_precision
 from training.rundir import check_output_folder, write_csv, write_json, write_text
 from training.train import RunOptions, environment, load_splits, train
 from tuning.hypermodel import ExperimentHyperModel
@@ -195,7 +195,7 @@ def tune(exp, opts):
         tf.get_logger().setLevel("ERROR")   # every trial builds a new model: TF's retracing notes are expected
     keras.utils.set_random_seed(opts.data.seed)
     exp = dataclasses.replace(exp, augment_engine=resolve_engine(exp.augment_engine))
-    precision = resolve_precision(exp.precision)
+    precision, why = choose_precision(exp.precision)
     keras.mixed_precision.set_dtype_policy(precision)
     train_split, val, _, data = load_splits(opts.data)
     if val is None:
@@ -208,7 +208,7 @@ def tune(exp, opts):
                                       tensorboard=opts.data.tensorboard)
     tuner = make_tuner(hypermodel, opts, directory)
     print(f"{opts.tuner} sweep over {exp.name}: {', '.join(hypermodel.space)}; {len(train_split[0])} training, "
-          f"{len(val[0])} validation images; {directory} ({role()})", flush=True)
+          f"{len(val[0])} validation images; precision {precision} ({why}); {directory} ({role()})", flush=True)
     tuner.search(verbose=0)
     if role() == "worker":
         return None

@@ -1,0 +1,77 @@
+"""Training images/s of one experiment with and without some model hyperparameters: an A/B of a speed option.
+
+    python benchmarks/hp_speed.py --data-dir /tmp/cifar10 --experiment fast94 --hp float32_norm=true
+        [--precision auto] [--images 6144] [--repeats 3] [--csv out.csv]
+
+Both variants run the suite's default path (benchmarks/throughput.py's (b): the recipe's
+batch, augmentation and optimizer, the stateless tf.data pipeline) on the same real images,
+each with a fresh model and two epochs; the figure is the second epoch's training images/s.
+They alternate (A, B, A, B, ...) `--repeats` times so that a slow spell of the machine hits
+both, and the table gives each run and the medians. TensorFlow only (the pipeline).
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import run  # noqa: E402  (the suite's root on the path first)
+
+
+def compare(experiment, hp, x, y, precision, repeats):
+    """{'recipe': [img/s, ...], 'with hp': [img/s, ...]}: `repeats` alternating measurements of each.
+
+    x: uint8 images (N, 32, 32, 3); y: labels (N,); hp: {name: value} over the recipe's model_kwargs.
+    """
+    from benchmarks.throughput import compiled, train_speed
+    from data.pipeline import steps_per_epoch, train_dataset
+    from experiments import get_experiment
+    base = get_experiment(experiment)
+    variants = {"recipe": base, "with hp": base.with_overrides(model_kwargs={**base.model_kwargs, **hp})}
+    speeds = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, exp in variants.items():
+            model = compiled(exp, precision, x)
+            data = train_dataset(x, y, exp.batch_size, exp.augment, "layers", seed=0, epochs=2)
+            speeds[name].append(train_speed(model, data, len(x), steps_per_epoch(len(x), exp.batch_size)))
+    return speeds
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", default=os.environ.get("CIFAR10_DIR"))
+    p.add_argument("--experiment", default="fast94")
+    p.add_argument("--hp", required=True, type=run.key_values, help="model hyperparameters of variant B, "
+                   "as `run.py train --hp`, e.g. float32_norm=true")
+    p.add_argument("--precision", default="auto", choices=["auto", "float32", "mixed_bfloat16"])
+    p.add_argument("--images", type=int, default=6144, help="training images per measurement")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--csv")
+    a = p.parse_args(argv)
+    import keras
+    import numpy as np
+    import pandas as pd
+
+    run.import_backend_quietly()
+    from benchmarks.throughput import tf_logger_quiet
+    from data import load_cifar10
+    from training.hardware import choose_precision, describe_device
+    precision, why = choose_precision(a.precision)
+    (x, y), _ = load_cifar10(a.data_dir)
+    print(f"{a.experiment}: recipe against --hp {a.hp}; {precision} ({why}); {describe_device()}; "
+          f"{a.images} images, {a.repeats} alternating repeats")
+    tf_logger_quiet()
+    speeds = compare(a.experiment, a.hp, x[:a.images], y[:a.images], precision, a.repeats)
+    keras.mixed_precision.set_dtype_policy("float32")
+    table = pd.DataFrame([{"variant": name, "median_img_s": round(float(np.median(v)), 1),
+                           "runs_img_s": " ".join(f"{s:.0f}" for s in v)} for name, v in speeds.items()])
+    print(table.to_string(index=False))
+    ratio = table.median_img_s.iloc[1] / table.median_img_s.iloc[0]
+    print(f"with hp / recipe: {ratio:.3f}")
+    if a.csv:
+        table.assign(experiment=a.experiment, hp=str(a.hp), precision=precision,
+                     device=describe_device()).to_csv(a.csv, index=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
