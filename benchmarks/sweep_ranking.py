@@ -42,7 +42,7 @@ def run_sweep(experiment, folder, epochs, args, precise_bn):
 def spearman(a, b):
     """Spearman's rank correlation of two equal-length sequences (ties share their mean rank)."""
     import pandas as pd
-    return float(pd.Series(list(a)).rank().corr(pd.Series(list(b)).rank()))
+    return float(pd.Series(list(a)).corr(pd.Series(list(b)), method="spearman"))
 
 
 def compare(short, long, hyperparameters):
@@ -95,8 +95,8 @@ def main():
                    f"each validation) against the same configurations trained for {args.long_epochs} epochs "
                    f"({statistics(long_bn)}). Scores: the best epoch's validation accuracy; train/val: the short "
                    f"trial's last epoch", table, f"Spearman rank correlation of the short and the long scores: "
-                   f"**{rho:.2f}**; largest train-validation gap of a short trial: "
-                   f"{table['gap (points)'].max():.1f} points.")
+                   f"**{rho:.2f}**; largest train-validation gap of a short trial, either way: "
+                   f"{table['gap (points)'].abs().max():.1f} points.")
 
 
 def statistics(images):
@@ -111,7 +111,7 @@ def write_short(short, args, tag):
         gap=100 * (short["train_accuracy"] - short["last_val_accuracy"]))
     return publish(args, f"{tag}, short trials only", f"{args.short_epochs} epochs a trial, "
                    f"{statistics(args.precise_bn)} before each validation; train/val: last epoch (%), gap in points",
-                   table, f"Largest train-validation gap: {table['gap'].max():.1f} points.")
+                   table, f"Largest train-validation gap, either way: {table['gap'].abs().max():.1f} points.")
 
 
 def publish(args, heading, what, table, conclusion):
