@@ -87,10 +87,10 @@ def main(argv=None):
     from data import load_cifar10
     from throughput import tf_logger_quiet
     from training.hardware import choose_precision, cpu_flags, describe_device
-    precision, why = choose_precision(a.precision)
+    precision, reason = choose_precision(a.precision)
     flags = sorted(cpu_flags() & {"amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx512_vnni"})
     print(f"{describe_device()}; CPU flags: {' '.join(flags) or 'none of AMX/AVX-512'}; precision {precision} "
-          f"({why})")
+          f"({reason})")
     peak, why = peaks(a.matmul_size, a.seconds)
     print(f"peak ({a.matmul_size} x {a.matmul_size} matmul): float32 {peak['float32']:.3f} TFLOP/s; "
           + (f"bfloat16 {peak['bfloat16']:.3f} TFLOP/s" if peak["bfloat16"] else "") + f" ({why})")

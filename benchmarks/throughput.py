@@ -109,9 +109,10 @@ def main(argv=None):
     import run
     run.import_backend_quietly()
     from data import load_cifar10
-    from training.hardware import describe_device
+    from training.hardware import choose_precision, describe_device
     (x, y), (x_test, _) = load_cifar10(a.data_dir)
-    print(f"{describe_device()}; {a.images} images per measurement")
+    precision, reason = choose_precision("auto")
+    print(f"{describe_device()}; {a.images} images per measurement; the suite's path in {precision} ({reason})")
     tf_logger_quiet()
     rows = [measure(name, x[:a.images], y[:a.images], x_test[:a.images], a.repeats) for name in a.models.split(",")]
     table = pd.DataFrame(rows)

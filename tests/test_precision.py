@@ -40,8 +40,8 @@ def test_the_chosen_precision_comes_with_its_reason(monkeypatch):
     assert choose_precision("mixed_bfloat16") == ("mixed_bfloat16", "asked for")
     monkeypatch.setattr("training.hardware.cpu_flags", lambda: {"amx_bf16"})
     monkeypatch.setattr("training.hardware.CPU_BF16_FASTER", {keras.backend.backend(): False})
-    assert choose_precision("auto") == ("float32", f"auto: CPU with AMX, but {keras.backend.backend()} measured "
-                                                   "slower in bfloat16")
+    assert choose_precision("auto") == ("float32", f"auto: CPU with AMX, but {keras.backend.backend()} was not "
+                                                   "measured faster in bfloat16")
     monkeypatch.setattr("training.hardware.CPU_BF16_FASTER", {keras.backend.backend(): True})
     assert choose_precision("auto")[0] == "mixed_bfloat16" and "AMX" in choose_precision("auto")[1]
     monkeypatch.setattr("training.hardware.gpus", lambda: [("NVIDIA H100", True)])

@@ -121,7 +121,7 @@ def choose_precision(requested="auto"):
     if not cpu_flags() & {"amx_bf16", "avx512_bf16"}:
         return "float32", "auto: CPU without AMX or AVX512-BF16"
     if not CPU_BF16_FASTER.get(backend, False):
-        return "float32", f"auto: CPU with {bf16_units()}, but {backend} measured slower in bfloat16"
+        return "float32", f"auto: CPU with {bf16_units()}, but {backend} was not measured faster in bfloat16"
     return "mixed_bfloat16", f"auto: CPU with {bf16_units()}; {backend} measured faster in bfloat16"
 
 
