@@ -229,10 +229,7 @@ def cmd_train(args):
     if not args.experiment:
         raise SuiteError("name an experiment (see `run.py list`) or give --resume RUN_DIR")
     exp = get_experiment(args.experiment)
-    overrides = {k: getattr(args, k) for k in RECIPE_FLAGS if k != "hp"}
-    if args.hp:
-        overrides["model_kwargs"] = {**exp.model_kwargs, **args.hp}
-    exp = exp.with_overrides(**overrides)
+    exp = exp.with_overrides(**{k: getattr(args, k) for k in RECIPE_FLAGS if k != "hp"}).with_hp(args.hp)
     get_builder(exp.model)
     given = {k: getattr(args, k) for k in RUN_FLAGS + ("data_dir", "verbose") if getattr(args, k) is not None}
     train(exp, RunOptions(**given))

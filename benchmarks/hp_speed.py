@@ -22,17 +22,14 @@ def compare(experiment, hp, x, y, precision, repeats):
 
     x: uint8 images (N, 32, 32, 3); y: labels (N,); hp: {name: value} over the recipe's model_kwargs.
     """
-    from benchmarks.throughput import compiled, train_speed
-    from data.pipeline import steps_per_epoch, train_dataset
+    from benchmarks.throughput import compiled, suite_speed
     from experiments import get_experiment
     base = get_experiment(experiment)
-    variants = {"recipe": base, "with hp": base.with_overrides(model_kwargs={**base.model_kwargs, **hp})}
+    variants = {"recipe": base, "with hp": base.with_hp(hp)}
     speeds = {name: [] for name in variants}
     for _ in range(repeats):
         for name, exp in variants.items():
-            model = compiled(exp, precision, x)
-            data = train_dataset(x, y, exp.batch_size, exp.augment, "layers", seed=0, epochs=2)
-            speeds[name].append(train_speed(model, data, len(x), steps_per_epoch(len(x), exp.batch_size)))
+            speeds[name].append(suite_speed(compiled(exp, precision, x), exp, x, y))
     return speeds
 
 

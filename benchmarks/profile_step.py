@@ -83,9 +83,7 @@ def profile(experiment, precision, steps, data_dir=None, hp=None):
     from data.pipeline import resolve_engine, train_dataset
     from experiments import get_experiment
     from training.train import compiled_model, schedule_and_callbacks
-    exp = get_experiment(experiment)
-    if hp:
-        exp = exp.with_overrides(model_kwargs={**exp.model_kwargs, **hp})
+    exp = get_experiment(experiment).with_hp(hp)
     n = steps * exp.batch_size
     if data_dir:
         (x, y), _ = load_cifar10(data_dir)

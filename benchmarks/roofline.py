@@ -52,15 +52,13 @@ def model_row(name, x, y, precision, peak):
     """One table row: training FLOPs per image, img/s (suite's default path), TFLOP/s, % of peak."""
     import keras
 
-    from data.pipeline import resolve_engine, steps_per_epoch, train_dataset
     from experiments import get_experiment
     from models.flops import training_flops
-    from throughput import compiled, train_speed
+    from throughput import compiled, suite_speed
     exp = get_experiment(name)
     model = compiled(exp, precision, x)
     flops, _ = training_flops(model)
-    data = train_dataset(x, y, exp.batch_size, exp.augment, resolve_engine(exp.augment_engine), seed=0, epochs=2)
-    speed = train_speed(model, data, len(x), steps_per_epoch(len(x), exp.batch_size))
+    speed = suite_speed(model, exp, x, y)
     achieved = speed * flops / 1e12
     unit = "bfloat16" if precision == "mixed_bfloat16" else "float32"
     keras.mixed_precision.set_dtype_policy("float32")

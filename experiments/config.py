@@ -150,6 +150,11 @@ class Experiment:
             given["schedule_args"] = {}
         return dataclasses.replace(self, **given)
 
+    def with_hp(self, hp):
+        """A copy whose model hyperparameters are the recipe's `model_kwargs` updated by `hp` ({name:
+        value}, as `run.py train --hp`); checked when the model is built (models.create_model)."""
+        return dataclasses.replace(self, model_kwargs={**self.model_kwargs, **hp}) if hp else self
+
     def to_dict(self):
         """The recipe as a JSON-ready dict (saved as config.json)."""
         return dataclasses.asdict(self)
