@@ -115,8 +115,14 @@ def key_values(text):
     return out
 
 
+def _one_of(names):
+    """'a, b or c': a flag's valid values for its help, from the registry that checks them."""
+    return f"{', '.join(names[:-1])} or {names[-1]}"
+
+
 def build_parser():
     """The argument parser of every command (defaults of recipe fields live in the Experiment)."""
+    from experiments.config import OPTIMIZERS, PRECISIONS, SCHEDULES   # no Keras: --help stays fast
     p = Parser(prog="run.py", description="Train, evaluate and compare CIFAR-10 CNNs with Keras 3.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
@@ -132,17 +138,17 @@ def build_parser():
     r.add_argument("--epochs", type=positive_int)
     r.add_argument("--batch-size", type=positive_int)
     r.add_argument("--lr", type=positive_float, help="initial learning rate")
-    r.add_argument("--optimizer", help="sgd, adam, adamw or rmsprop")
+    r.add_argument("--optimizer", help=_one_of(OPTIMIZERS))
     r.add_argument("--momentum", type=non_negative_float)
     r.add_argument("--weight-decay", type=non_negative_float)
     r.add_argument("--label-smoothing", type=non_negative_float)
-    r.add_argument("--schedule", help="constant, step, time_decay, cosine, onecycle or plateau")
+    r.add_argument("--schedule", help=_one_of(SCHEDULES))
     r.add_argument("--schedule-args", type=key_values, help="e.g. drop_epochs=[10,20],factor=0.1")
     r.add_argument("--augment", type=key_values,
                    help="ImageDataGenerator parameters, e.g. rotation_range=10,horizontal_flip=true; or none")
     r.add_argument("--augment-engine", help="auto (layers on TensorFlow, else pydataset), layers (tf.data + Keras "
                    "preprocessing layers), pydataset (the same layers on any backend) or imagedatagenerator")
-    r.add_argument("--precision", help="auto, float32, mixed_bfloat16 or mixed_float16")
+    r.add_argument("--precision", help=_one_of(PRECISIONS))
     r.add_argument("--hp", type=key_values, help="model hyperparameters, e.g. dropout=0.3")
     o = t.add_argument_group("run options")
     o.add_argument("--seed", type=non_negative_int, help="seed of initialisation, shuffling, augmentation (default 0)")

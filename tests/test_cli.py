@@ -34,6 +34,13 @@ def test_list_shows_models_with_parameter_counts_and_recipes(capsys):
     assert re.search(r"ygnet\s+ygnet, sgd lr 0.01, time_decay, batch 64, 200 epochs", out)
 
 
+def test_train_help_names_every_valid_schedule_optimizer_and_precision():
+    from experiments import OPTIMIZERS, PRECISIONS, SCHEDULES
+    text = " ".join(run.build_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
+    for name in SCHEDULES + OPTIMIZERS + PRECISIONS:
+        assert re.search(rf"[ ,]{name}[ ,]", text), name
+
+
 def test_subprocess_error_is_one_clean_line(synthetic_dir):
     root, _ = synthetic_dir
     result = run_cli("train", "nosuch", "--data-dir", root)

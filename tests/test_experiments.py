@@ -36,6 +36,22 @@ def test_6b_recipes_run_50_epochs_with_augmentation_and_a_step_schedule():
         assert exp.epochs == 50 and exp.schedule == "step" and exp.augment
 
 
+# The fast recipes' epoch budgets (the seed-table issue: the seed's claim in at most about a quarter of
+# the seed recipe's epochs) and the seed recipe each one sits beside.
+FAST_BUDGETS = {"lenet5_fast": ("lenet5", 10), "cs231n_vgg_a_fast": ("cs231n_vgg_a", 5),
+                "cs231n_vgg_b_fast": ("cs231n_vgg_b", 5), "mixed6b_fast": ("mixed6b", 12)}
+
+
+def test_fast_recipes_train_the_seed_network_unchanged_within_their_budget():
+    assert set(FAST_BUDGETS) <= set(list_experiments("*_fast"))
+    for name, (seed_name, budget) in FAST_BUDGETS.items():
+        fast, seed = get_experiment(name), get_experiment(seed_name)
+        assert (fast.model, fast.model_kwargs) == (seed.model, seed.model_kwargs), name
+        assert fast.epochs <= budget < seed.epochs, name
+        assert fast.target_accuracy is not None and 0 < fast.target_accuracy < 1, name
+        assert "seed" in fast.claim, f"{name}'s claim does not name the seed it comes from"
+
+
 def test_overrides_replace_fields_and_ignore_none():
     exp = get_experiment("lenet5").with_overrides(epochs=3, lr=None, augment={})
     assert exp.epochs == 3 and exp.lr == get_experiment("lenet5").lr and exp.augment == {}
