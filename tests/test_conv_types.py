@@ -1,4 +1,6 @@
 """benchmarks/conv_types.py: seed 002's convolution types trained with one recipe and budget, ranked."""
+import json
+
 import pandas as pd
 import pytest
 
@@ -20,6 +22,9 @@ def test_models_train_with_one_recipe_and_rows_rank_by_validation_with_both_rati
         assert row["val points / 100k parameters"] == pytest.approx(val / (row["parameters"] / 1e5), abs=0.01)
         assert row["val points / training minute"] == pytest.approx(val / (row["wall_seconds"] / 60), abs=0.01)
     assert "| depthwise separable " in table.read_text()
+    for run_dir in sorted(out.iterdir()):              # each its own model, without the 6B network's target
+        recipe = json.loads((run_dir / "config.json").read_text())["experiment"]
+        assert recipe["model"] in ("pyramid_separable", "mixed6b") and recipe["target_accuracy"] is None
 
     table.unlink()                                     # the table again from the run folders alone
     assert conv_types.main(["--rebuild", "--output-dir", str(out), "--table", str(table)]) == 0
