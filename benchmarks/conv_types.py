@@ -86,10 +86,11 @@ def budget(run_dir):
 
 def as_markdown(rows):
     """The comparison as a Markdown table with percentages, thousands separators and whole seconds."""
+    from benchmarks.seed_table import percent
     shown = rows.assign(**{
         "parameters": rows["parameters"].map("{:,.0f}".format),
-        "best_val_accuracy": rows["best_val_accuracy"].map("{:.2%}".format),
-        "test_accuracy": rows["test_accuracy"].map("{:.2%}".format),
+        "best_val_accuracy": rows["best_val_accuracy"].map(percent),
+        "test_accuracy": rows["test_accuracy"].map(percent),
         "wall_seconds": rows["wall_seconds"].map("{:.0f}".format),
         "images_per_s": rows["images_per_s"].map("{:.0f}".format)})
     shown = shown.rename(columns={"best_val_accuracy": "best val accuracy", "test_accuracy": "test top-1",
