@@ -40,7 +40,7 @@ def test_6b_recipes_run_50_epochs_with_augmentation_and_a_step_schedule():
 # the seed recipe's epochs) and the seed recipe each one sits beside.
 FAST_BUDGETS = {"lenet5_fast": ("lenet5", 10), "cs231n_vgg_a_fast": ("cs231n_vgg_a", 5),
                 "cs231n_vgg_b_fast": ("cs231n_vgg_b", 5), "mixed6b_fast": ("mixed6b", 12),
-                "ygnet_fast": ("ygnet", 50)}
+                "ygnet_fast": ("ygnet", 50), "allcnn_c_fast": ("allcnn_c", 60)}
 
 
 def test_fast_recipes_train_the_seed_network_unchanged_within_their_budget():
