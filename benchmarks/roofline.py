@@ -4,9 +4,9 @@ image (models.flops), training images/s of the suite's default path, and the fra
     python benchmarks/roofline.py --data-dir /tmp/cifar10 [--models baseline,pyramid,ygnet,fast94]
         [--images 2048] [--precision auto|float32|mixed_bfloat16] [--csv roofline.csv]
 
-In one process: first the peak, as the TFLOP/s of an n x n matrix product (keras.ops.matmul on
-the active backend, 2 n^3 FLOPs, repeated for `--seconds`) in float32 and, where the CPU has
-bfloat16 units (AMX or AVX512-BF16; a GPU always), in bfloat16; the script prints which it
+In one process: first the peak, as the TFLOP/s of an n x n matrix product
+(training.hardware.matmul_tflops: keras.ops.matmul on the active backend, 2 n^3 FLOPs,
+repeated for `--seconds`) in float32 and, where the CPU has bfloat16 units (AMX or AVX512-BF16; a GPU always), in bfloat16; the script prints which it
 measured and why. Then, per model (the models of benchmarks/throughput.py), training img/s of
 the suite's default path (the recipe's batch, augmentation, optimizer; precision as asked,
 default 'auto'), the second of two epochs over `--images` real images (as throughput.py), and
@@ -16,32 +16,17 @@ the model trained in (float32 peak for float32, bfloat16 peak for mixed_bfloat16
 import argparse
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
-def matmul_peak(dtype, n=2048, seconds=3.0):
-    """TFLOP/s of an n x n by n x n matrix product in `dtype` on the active backend: 2 n^3 FLOPs per
-    product, products repeated for about `seconds` after one warm-up product."""
-    import keras
-    a = keras.random.normal((n, n), seed=0, dtype=dtype)
-    b = keras.random.normal((n, n), seed=1, dtype=dtype)
-    keras.ops.convert_to_numpy(keras.ops.cast(keras.ops.matmul(a, b)[0, 0], "float32"))
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        keras.ops.convert_to_numpy(keras.ops.cast(keras.ops.matmul(a, b)[0, 0], "float32"))   # waits (JAX is async)
-        count += 1
-    return 2 * n ** 3 * count / (time.perf_counter() - start) / 1e12
-
-
 def peaks(n, seconds):
     """{'float32': TFLOP/s, 'bfloat16': TFLOP/s or None} and why bfloat16 was (not) measured."""
-    from training.hardware import bf16_units, cpu_flags, gpus
-    out, on_gpu = {"float32": matmul_peak("float32", n, seconds), "bfloat16": None}, bool(gpus())
+    from training.hardware import bf16_units, cpu_flags, gpus, matmul_tflops
+    out, on_gpu = {"float32": matmul_tflops("float32", n, seconds), "bfloat16": None}, bool(gpus())
     if on_gpu or cpu_flags() & {"amx_bf16", "avx512_bf16"}:
-        out["bfloat16"] = matmul_peak("bfloat16", n, seconds)
+        out["bfloat16"] = matmul_tflops("bfloat16", n, seconds)
         why = "measured: " + ("a GPU" if on_gpu else f"the CPU has {bf16_units().replace('no AMX, ', '')}")
     else:
         why = "not measured: the CPU has neither AMX nor AVX512-BF16 (bfloat16 would be emulated)"

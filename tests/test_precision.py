@@ -24,9 +24,14 @@ def test_auto_follows_the_override_and_explicit_values_pass_through(monkeypatch)
 def test_without_the_override_auto_follows_the_cpu(monkeypatch):
     monkeypatch.delenv(AUTO_PRECISION_ENV, raising=False)
     monkeypatch.setattr("training.hardware.gpus", lambda: [])
-    for flags, expected in (({"avx2"}, "float32"), ({"avx512_bf16"}, "mixed_bfloat16"),
-                            ({"amx_bf16", "avx512_bf16"}, "mixed_bfloat16")):
+    monkeypatch.setattr("training.hardware.CPU_BF16_FASTER", {keras.backend.backend(): True})
+    # (flags, bfloat16 matmul speed over float32's, expected): the AMD EPYC measured 1.8x, an Intel
+    # Xeon with AVX512-BF16 but no AMX 0.5x
+    for flags, speedup, expected in (({"avx2"}, 1.8, "float32"), ({"avx512_bf16"}, 1.8, "mixed_bfloat16"),
+                                     ({"avx512_bf16"}, 0.5, "float32"),
+                                     ({"amx_bf16", "avx512_bf16"}, 4.0, "mixed_bfloat16")):
         monkeypatch.setattr("training.hardware.cpu_flags", lambda f=flags: f)
+        monkeypatch.setattr("training.hardware.cpu_bf16_speedup", lambda s=speedup: s)
         assert resolve_precision("auto") == expected
     monkeypatch.setattr("training.hardware.cpu_flags", lambda: {"amx_bf16"})
     assert bf16_units() == "AMX" and describe_device().endswith("(AMX)")
@@ -43,11 +48,29 @@ def test_the_chosen_precision_comes_with_its_reason(monkeypatch):
     assert choose_precision("auto") == ("float32", f"auto: CPU with AMX, but {keras.backend.backend()} was not "
                                                    "measured faster in bfloat16")
     monkeypatch.setattr("training.hardware.CPU_BF16_FASTER", {keras.backend.backend(): True})
-    assert choose_precision("auto")[0] == "mixed_bfloat16" and "AMX" in choose_precision("auto")[1]
+    monkeypatch.setattr("training.hardware.cpu_bf16_speedup", lambda: 4.0)
+    assert choose_precision("auto") == ("mixed_bfloat16", "auto: CPU with AMX; its bfloat16 matrix product "
+                                                          "measured 4.00x float32's")
+    monkeypatch.setattr("training.hardware.cpu_bf16_speedup", lambda: 0.52)
+    assert choose_precision("auto") == ("float32", "auto: CPU with AMX, but its bfloat16 matrix product "
+                                                   "measured 0.52x float32's")
     monkeypatch.setattr("training.hardware.gpus", lambda: [("NVIDIA H100", True)])
     assert choose_precision("auto") == ("mixed_bfloat16", "auto: the GPU supports bfloat16")
     monkeypatch.setenv(AUTO_PRECISION_ENV, "float32")
     assert choose_precision("auto") == ("float32", f"auto: ${AUTO_PRECISION_ENV}")
+
+
+def test_the_matmul_probe_measures_both_precisions(monkeypatch):
+    """matmul_tflops counts 2 n^3 FLOPs per product; the probe is the ratio of the best of each."""
+    from training import hardware
+    assert 0 < hardware.matmul_tflops("float32", 64, 0.01) < 1e3
+    speeds = {"float32": iter([0.2, 0.3, 0.25]), "bfloat16": iter([0.5, 0.6, 0.4])}
+    monkeypatch.setattr(hardware, "matmul_tflops", lambda dtype, n, seconds: next(speeds[dtype]))
+    hardware.cpu_bf16_speedup.cache_clear()
+    try:
+        assert hardware.cpu_bf16_speedup() == pytest.approx(0.6 / 0.3)
+    finally:
+        hardware.cpu_bf16_speedup.cache_clear()
 
 
 def test_a_run_in_bfloat16_sets_the_global_policy(synthetic_dir, tmp_path, monkeypatch):

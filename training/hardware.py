@@ -7,6 +7,7 @@ import functools
 import json
 import os
 import platform
+import time
 
 import keras
 
@@ -22,6 +23,12 @@ AUTO_PRECISION_ENV = "CIFAR10_AUTO_PRECISION"
 # TensorFlow lenet5 2246 -> 2842, ygnet 98 -> 169, fast94 274 -> 391; PyTorch 707 -> 812, 68 -> 115,
 # 131 -> 263; JAX 733 -> 581, 42 -> 30, 60 -> 66, so JAX stays in float32 on CPUs).
 CPU_BF16_FASTER = {"tensorflow": True, "torch": True, "jax": False}
+# On such a backend, `auto` still takes bfloat16 only where the CPU's bfloat16 matrix product measures
+# at least this much faster than its float32 one (`cpu_bf16_speedup`). The flags alone do not say: on
+# an AMD EPYC with AVX512-BF16 the 2048 x 2048 product ran 0.39 vs 0.21 TFLOP/s (1.8x) and training
+# 1.4-1.7x faster, while on an Intel Xeon with AVX512-BF16 and no AMX it ran 0.15 vs 0.30 TFLOP/s
+# (0.5x) and training 1.5-1.9x *slower* in bfloat16 (benchmarks/roofline.py, README).
+BF16_MIN_SPEEDUP = 1.2
 
 
 def cpu_flags():
@@ -90,17 +97,46 @@ def describe_device():
     return f"CPU {cpu_name()} ({bf16_units()})"
 
 
+def matmul_tflops(dtype, n=2048, seconds=3.0):
+    """TFLOP/s of an n x n by n x n matrix product in `dtype` ('float32', 'bfloat16') on the active
+    backend's default device: 2 n^3 FLOPs per product, products repeated for about `seconds` after
+    one warm-up product."""
+    a = keras.random.normal((n, n), seed=0, dtype=dtype)
+    b = keras.random.normal((n, n), seed=1, dtype=dtype)
+    keras.ops.convert_to_numpy(keras.ops.cast(keras.ops.matmul(a, b)[0, 0], "float32"))
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        keras.ops.convert_to_numpy(keras.ops.cast(keras.ops.matmul(a, b)[0, 0], "float32"))   # waits (JAX is async)
+        count += 1
+    return 2 * n ** 3 * count / (time.perf_counter() - start) / 1e12
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_bf16_speedup(rounds=3):
+    """How many times faster a 1024 x 1024 matrix product runs in bfloat16 than in float32 on this
+    machine: the best of `rounds` alternating measurements of each (`matmul_tflops`, 0.2 s each,
+    about 1.5 s in all), so that another process busy on the CPU slows both alike. Measured once per
+    process."""
+    best = {"float32": 0.0, "bfloat16": 0.0}
+    for _ in range(rounds):
+        for dtype in best:
+            best[dtype] = max(best[dtype], matmul_tflops(dtype, 1024, 0.2))
+    return best["bfloat16"] / best["float32"]
+
+
 def choose_precision(requested="auto"):
     """The Keras dtype policy to train with, and why.
 
     'auto' gives the policy named by $CIFAR10_AUTO_PRECISION when that is set, else
     'mixed_bfloat16' on a GPU that supports bfloat16, or on a CPU with AMX or AVX512-BF16
     (bf16 matrix units) where the backend was measured faster in bfloat16 there
-    (CPU_BF16_FASTER), else 'float32'. Other values pass through.
+    (CPU_BF16_FASTER) and this CPU's bfloat16 matrix product measures at least
+    BF16_MIN_SPEEDUP times faster than its float32 one (`cpu_bf16_speedup`, about 1 s),
+    else 'float32'. Other values pass through.
 
     Returns:
         (policy, why): a Keras dtype policy name and the reason in a few words, e.g.
-        ('mixed_bfloat16', 'auto: CPU with no AMX, AVX512-BF16; tensorflow measured faster in bfloat16').
+        ('float32', "auto: CPU with no AMX, AVX512-BF16, but its bfloat16 matrix product measured 0.52x float32's").
 
     Raises:
         SuiteError: $CIFAR10_AUTO_PRECISION names no policy of PRECISIONS.
@@ -122,7 +158,12 @@ def choose_precision(requested="auto"):
         return "float32", "auto: CPU without AMX or AVX512-BF16"
     if not CPU_BF16_FASTER.get(backend, False):
         return "float32", f"auto: CPU with {bf16_units()}, but {backend} was not measured faster in bfloat16"
-    return "mixed_bfloat16", f"auto: CPU with {bf16_units()}; {backend} measured faster in bfloat16"
+    speedup = cpu_bf16_speedup()
+    if speedup < BF16_MIN_SPEEDUP:
+        return "float32", (f"auto: CPU with {bf16_units()}, but its bfloat16 matrix product measured "
+                           f"{speedup:.2f}x float32's")
+    return "mixed_bfloat16", (f"auto: CPU with {bf16_units()}; its bfloat16 matrix product measured "
+                              f"{speedup:.2f}x float32's")
 
 
 def resolve_precision(requested="auto"):
