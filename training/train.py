@@ -204,12 +204,14 @@ def prepare(exp, opts):
     """
     keras.utils.set_random_seed(opts.seed)
     exp = dataclasses.replace(exp, augment_engine=resolve_engine(exp.augment_engine))   # config.json names it
-    precision, why = choose_precision(exp.precision)
-    keras.mixed_precision.set_dtype_policy(precision)
     opts = dataclasses.replace(opts, val_split=exp.val_split if opts.val_split is None else opts.val_split)
     (x, y), val, test, data = load_splits(opts)
     check_batch_size(exp.batch_size, len(x))
+    # The strategy first: TensorFlow's multiworker strategy must exist before any op runs, and
+    # `auto` precision runs a few matrix products to measure the CPU.
     scope, strategy = distribution_scope(opts.strategy)
+    precision, why = choose_precision(exp.precision)
+    keras.mixed_precision.set_dtype_policy(precision)
     env = environment(precision, strategy)
     print(f"{exp.name}: {len(x)} training, {len(val[0]) if val else 0} validation, {len(test[0])} test images; "
           f"precision {precision} ({why}); augment engine {exp.augment_engine}; strategy {strategy}; {env['device']}")
