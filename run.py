@@ -263,12 +263,13 @@ def evaluate_file(path, data_dir):
     """Load a model file safely, evaluate it on the test split and print the result."""
     from data import load_cifar10
     from data.provenance import data_provenance, short_provenance
-    from training.evaluate import evaluate_model, format_evaluation, load_saved_model
-    model = load_saved_model(path)
+    from training.evaluate import evaluate_model, format_evaluation, load_for_inference
+    model, precision = load_for_inference(path)
     data_dir = data_dir or os.environ.get("CIFAR10_DIR")
     train, (x_test, y_test) = load_cifar10(data_dir)
     provenance = data_provenance(train, (x_test, y_test), data_dir)
-    print(f"{path}, on the test split of {provenance['data_dir']} (data: {short_provenance(provenance)}):")
+    print(f"{path}, on the test split of {provenance['data_dir']} (data: {short_provenance(provenance)}; "
+          f"precision {precision}):")
     print(format_evaluation(evaluate_model(model, x_test, y_test)))
     return 0
 
@@ -336,10 +337,10 @@ def looks_like_model(arg):
 
 def cmd_predict(args):
     from inference import predict_files
-    from training.evaluate import check_cifar_shapes, load_saved_model
+    from training.evaluate import check_cifar_shapes, load_for_inference
     first, *rest = args.inputs
     model_arg, images = (first, rest) if looks_like_model(first) and rest else (None, args.inputs)
-    model = load_saved_model(resolve_model(model_arg))
+    model, _ = load_for_inference(resolve_model(model_arg))
     check_cifar_shapes(model)
     failed = 0
     for path, top, error in predict_files(model, images):

@@ -87,3 +87,27 @@ def test_the_next_test_starts_in_float32_again():
     """The second half: conftest's fixture restored float32 after the test above (pytest runs a file in order)."""
     assert keras.config.dtype_policy().name == "float32"
     assert keras.layers.Dense(2).dtype_policy.compute_dtype == "float32"
+
+
+def test_a_model_saved_in_bfloat16_predicts_in_float32_where_auto_picks_float32(tmp_path, monkeypatch):
+    import numpy as np
+
+    from training.evaluate import load_for_inference
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Rescaling(1 / 255, dtype="mixed_bfloat16")(inputs)
+    x = keras.layers.Conv2D(4, 3, dtype="mixed_bfloat16")(x)
+    x = keras.layers.GlobalAveragePooling2D(dtype="mixed_bfloat16")(x)
+    keras.Model(inputs, keras.layers.Dense(10, activation="softmax", dtype="float32")(x)).save(tmp_path / "bf16.h5")
+    images = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3)).astype("float32")
+    monkeypatch.setenv(AUTO_PRECISION_ENV, "mixed_bfloat16")
+    kept, why = load_for_inference(str(tmp_path / "bf16.h5"))
+    assert why == "mixed_bfloat16 (as saved)" and kept.layers[2].dtype_policy.name == "mixed_bfloat16"
+    monkeypatch.setenv(AUTO_PRECISION_ENV, "float32")
+    rebuilt, why = load_for_inference(str(tmp_path / "bf16.h5"))
+    assert why == f"float32 (saved in mixed_bfloat16; auto: ${AUTO_PRECISION_ENV})"
+    assert {layer.dtype_policy.name for layer in rebuilt.layers} == {"float32"}
+    for a, b in zip(rebuilt.get_weights(), kept.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(rebuilt.predict(images, verbose=0), kept.predict(images, verbose=0), atol=0.02)
+    rebuilt.save(tmp_path / "f32.h5")
+    assert load_for_inference(str(tmp_path / "f32.h5"))[1] == "float32 (as saved)"

@@ -109,12 +109,12 @@ def real_test_split(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(pretrained.shipped()))
 def test_shipped_model_scores_its_carded_accuracy_on_the_real_test_split(name, real_test_split):
     from data import load_cifar10
-    from training.evaluate import evaluate_model, load_saved_model
+    from training.evaluate import evaluate_model, load_for_inference
     _, (x, y) = load_cifar10(real_test_split)
     assert len(y) == 10000
     sums = dict(line.split()[::-1] for line in open(os.path.join(os.path.dirname(PREPARE), "cifar10", "SHA256SUMS")))
     assert array_sha256(x) == sums["x_test"] and array_sha256(y) == sums["y_test"]      # the lossless test split
-    result = evaluate_model(load_saved_model(pretrained.resolve(name)), x, y)
+    result = evaluate_model(load_for_inference(pretrained.resolve(name))[0], x, y)     # as `run.py load`
     assert result["top1"] == pytest.approx(pretrained.shipped()[name]["test_top1"], abs=0.003)
 
 
