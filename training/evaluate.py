@@ -51,9 +51,9 @@ def check_cifar_shapes(model, classes=len(CLASSES)):
                          f"CIFAR-10 needs (None, 32, 32, 3) to (None, {classes})")
 
 
-def _dtype_policies(config, replace_with=None):
+def _float32_config(config):
     """The dtype policy names in a serialized Keras object (nested models included), and the same
-    config with each DTypePolicy replaced by `replace_with` (a policy name) where one is given."""
+    config with each DTypePolicy replaced by 'float32'."""
     found = set()
 
     def walk(node):
@@ -63,26 +63,9 @@ def _dtype_policies(config, replace_with=None):
             return node
         if str(node.get("class_name", "")).endswith("DTypePolicy"):
             found.add(node.get("config", {}).get("name"))
-            return replace_with or node
+            return "float32"
         return {key: walk(value) for key, value in node.items()}
     return found, walk(config)
-
-
-def with_precision(model, policy):
-    """A copy of `model` whose every layer computes in the Keras dtype policy `policy` ('float32',
-    'mixed_bfloat16'), with the same weights (rebuilt from its config, with safe_mode on).
-
-    Args:
-        model: a built keras.Model; maps (N, 32, 32, 3) to (N, 10) as before.
-
-    Returns:
-        keras.Model, not compiled.
-    """
-    import keras
-    _, config = _dtype_policies(keras.saving.serialize_keras_object(model), replace_with=policy)
-    copy = keras.saving.deserialize_keras_object(config, safe_mode=True)
-    copy.set_weights(model.get_weights())
-    return copy
 
 
 def load_for_inference(path):
@@ -106,13 +89,16 @@ def load_for_inference(path):
 
     from training.hardware import choose_precision
     model = load_saved_model(path)
-    saved = " and ".join(sorted(_dtype_policies(keras.saving.serialize_keras_object(model))[0] - {"float32"}))
+    policies, float32_config = _float32_config(keras.saving.serialize_keras_object(model))
+    saved = " and ".join(sorted(policies - {"float32"}))
     if not saved:
         return model, "float32 (as saved)"
     chosen, why = choose_precision("auto")
     if chosen != "float32":
         return model, f"{saved} (as saved)"
-    return with_precision(model, "float32"), f"float32 (saved in {saved}; {why})"
+    rebuilt = keras.saving.deserialize_keras_object(float32_config, safe_mode=True)   # same layers, float32
+    rebuilt.set_weights(model.get_weights())
+    return rebuilt, f"float32 (saved in {saved}; {why})"
 
 
 def evaluate_model(model, x, y, batch_size=EVAL_BATCH_SIZE):
