@@ -11,7 +11,9 @@ folder under --output-dir, so a killed run or a
 budget shows as such, and nothing needs retraining: each experiment's row is its finished
 run with the most epochs (so a full-recipe run copied into the folder wins over a budget
 run); a run without metrics.json, where no finished one exists, shows its completed
-epochs and "stopped" in place of a test figure. Columns: experiment, model,
+epochs and "stopped" in place of a test figure. A row of the previous table stays where
+no run folder under --output-dir measures that experiment as far (run folders outside the
+work tree are lost when a session gets another machine; the measured row is not). Columns: experiment, model,
 trainable parameters, epochs run of the recipe's, test top-1, best validation accuracy,
 training time (s), training images/s, precision, machine, and the source's claim.
 """
@@ -87,6 +89,28 @@ def table_rows(output_dir):
     return rows
 
 
+def row_rank(row):
+    """(finished, epochs run) of a table row, for comparing rows: finished beats stopped, then more epochs."""
+    return str(row["test top-1"]).endswith("%"), int(str(row["epochs"]).split()[0])
+
+
+def merged_rows(rows, previous_csv):
+    """rows (dicts from table_rows) plus each row of the table at previous_csv whose experiment has no row
+    in rows ranking as high (row_rank; ties go to rows, the newer measurement), sorted by experiment.
+    A missing or unreadable previous_csv adds nothing."""
+    import pandas as pd
+    try:
+        previous = pd.read_csv(previous_csv, dtype=str).fillna("").to_dict("records")
+    except (OSError, ValueError):
+        previous = []
+    chosen = {row["experiment"]: row for row in rows}
+    for row in previous:
+        mine = chosen.get(row.get("experiment"))
+        if mine is None or row_rank(row) > row_rank(mine):
+            chosen[row["experiment"]] = row
+    return [chosen[name] for name in sorted(chosen)]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", default=os.environ.get("CIFAR10_DIR"))
@@ -106,10 +130,12 @@ def main(argv=None):
     if not a.rebuild:
         names = a.experiments.split(",") if a.experiments else list_experiments()
         train_all(names, a.data_dir, a.epochs, a.output_dir, a.val_split)
-    table = pd.DataFrame(table_rows(a.output_dir))
-    write_csv(os.path.splitext(a.table)[0] + ".csv", table)     # `run.py list` shows each experiment's figure
-    write_text(a.table, f"Run folders: `{a.output_dir}`; rebuilt by `python benchmarks/seed_table.py --rebuild "
-               f"--output-dir {a.output_dir}`.\n\n" + table.to_markdown(index=False) + "\n")
+    csv_path = os.path.splitext(a.table)[0] + ".csv"
+    table = pd.DataFrame(merged_rows(table_rows(a.output_dir), csv_path))
+    write_csv(csv_path, table)     # `run.py list` shows each experiment's figure
+    write_text(a.table, f"Run folders: `{a.output_dir}` (a row no run there measures as far stays from the "
+               f"previous table); rebuilt by `python benchmarks/seed_table.py --rebuild --output-dir "
+               f"{a.output_dir}`.\n\n" + table.to_markdown(index=False) + "\n")
     print(table.to_string(index=False))
     return 0
 

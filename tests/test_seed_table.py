@@ -1,4 +1,5 @@
-"""benchmarks/seed_table.py: runs at a budget, rows rebuilt from run folders, stopped runs say so; run.py list."""
+"""benchmarks/seed_table.py: runs at a budget, rows rebuilt from run folders, stopped runs say so, rows of
+lost run folders stay; run.py list."""
 import os
 import shutil
 
@@ -14,13 +15,14 @@ def killed_copy(run_dir):
 
 
 def test_budget_runs_and_stopped_runs_become_rows_and_list_shows_the_figure(real_subset, tmp_path):
-    out, table = tmp_path / "runs", tmp_path / "seed_table.md"
+    out, trained = tmp_path / "runs", tmp_path / "trained.md"
     assert seed_table.main(["--data-dir", real_subset, "--experiments", "tutorial_cnn,mlp", "--epochs", "1",
-                            "--val-split", "100", "--output-dir", str(out), "--table", str(table)]) == 0
+                            "--val-split", "100", "--output-dir", str(out), "--table", str(trained)]) == 0
     mlp_run, tutorial_run = (os.path.join(out, d) for d in sorted(os.listdir(out)))
     killed_copy(mlp_run)                  # a finished run beats a later stopped one
     killed_copy(tutorial_run)
     shutil.rmtree(tutorial_run)           # only a stopped run: its row says so
+    table = tmp_path / "seed_table.md"    # no previous table here
     assert seed_table.main(["--rebuild", "--output-dir", str(out), "--table", str(table)]) == 0
 
     rows = pd.read_csv(tmp_path / "seed_table.csv").set_index("experiment")
@@ -35,3 +37,20 @@ def test_budget_runs_and_stopped_runs_become_rows_and_list_shows_the_figure(real
         f"; measured: {rows.loc['mlp', 'test top-1']} test top-1 (1 of 20 epochs)")
     assert "tutorial_cnn" not in seed_table.measured_figures(str(tmp_path / "seed_table.csv"))    # stopped: no figure
     assert seed_table.measured_figures(str(tmp_path / "missing.csv")) == {}
+
+
+def test_rows_of_lost_run_folders_stay_unless_a_run_measures_further(tmp_path):
+    header = "experiment,epochs,test top-1\n"
+    previous = tmp_path / "seed_table.csv"
+    previous.write_text(header + "a,60 of 60,90.00%\nb,37 of 60 (stopped),stopped: no test figure\n"
+                        "c,1 of 20,50.00%\nd,5 of 5,80.00%\n")
+    from_folders = [{"experiment": "a", "epochs": "10 of 60 (stopped)", "test top-1": "stopped: no test figure"},
+                    {"experiment": "b", "epochs": "60 of 60", "test top-1": "91.00%"},
+                    {"experiment": "c", "epochs": "1 of 20", "test top-1": "51.00%"}]
+    rows = {row["experiment"]: row for row in seed_table.merged_rows(from_folders, str(previous))}
+    assert sorted(rows) == ["a", "b", "c", "d"]
+    assert rows["a"]["test top-1"] == "90.00%"       # finished beats a later stopped run
+    assert rows["b"]["test top-1"] == "91.00%"       # a finished run beats the stopped row
+    assert rows["c"]["test top-1"] == "51.00%"       # as far: the run folder's (newer) figure
+    assert rows["d"]["epochs"] == "5 of 5"           # no run folder: the row stays
+    assert seed_table.merged_rows(from_folders, str(tmp_path / "missing.csv")) == from_folders
