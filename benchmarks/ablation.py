@@ -28,6 +28,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from data.provenance import short_provenance  # noqa: E402
 from errors import SuiteError  # noqa: E402
+from training.rundir import write_text  # noqa: E402
 
 # (technique added, changes to the fast94 recipe that switch it on); each row keeps the rows above.
 BASELINE = {"model_kwargs": {"whitening": False, "identity_init": False, "bias_scale": 1.0}, "lookahead": 0,
@@ -119,8 +120,7 @@ def main(argv=None):
     start = time.perf_counter()
 
     def report(rows, env):
-        with open(args.md, "w") as f:
-            f.write(markdown(rows, args, env, (time.perf_counter() - start) / 60))
+        write_text(args.md, markdown(rows, args, env, (time.perf_counter() - start) / 60))
 
     try:
         run_rows(args, report)

@@ -38,6 +38,7 @@ def main(argv=None):
     run.import_backend_quietly()
     from data import load_cifar10
     from data.pipeline import measure_throughput
+    from training.rundir import write_csv
     engines = ("layers", "pydataset", "imagedatagenerator") if importlib.util.find_spec("tensorflow") else ("pydataset",)
     (x, y), _ = load_cifar10(a.data_dir)
     x, y = x[:a.images], y[:a.images]
@@ -53,7 +54,7 @@ def main(argv=None):
     print(f"{describe_device()}; Keras backend {keras.backend.backend()}")
     print(table.to_string(index=False))
     if a.csv:
-        table.to_csv(a.csv, index=False)
+        write_csv(a.csv, table)
     return 0
 
 

@@ -63,6 +63,8 @@ def main(argv=None):
     if a.worker:
         return worker(a.data_dir, models, a.images)
     import pandas as pd
+
+    from training.rundir import write_csv
     pythons = dict(item.split("=", 1) for item in a.python)
     rows = []
     for backend in a.backends.split(","):
@@ -79,7 +81,7 @@ def main(argv=None):
     wide = table.pivot_table(index="model", columns=["backend", "precision"], values="train_img_s", sort=False)
     print(wide.to_string())
     if a.csv:
-        table.to_csv(a.csv, index=False)
+        write_csv(a.csv, table)
     return 0
 
 

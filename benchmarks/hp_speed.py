@@ -52,6 +52,7 @@ def main(argv=None):
     from benchmarks.throughput import tf_logger_quiet
     from data import load_cifar10
     from training.hardware import choose_precision, describe_device
+    from training.rundir import write_csv
     precision, why = choose_precision(a.precision)
     (x, y), _ = load_cifar10(a.data_dir)
     print(f"{a.experiment}: recipe against --hp {a.hp}; {precision} ({why}); {describe_device()}; "
@@ -65,8 +66,8 @@ def main(argv=None):
     ratio = table.median_img_s.iloc[1] / table.median_img_s.iloc[0]
     print(f"with hp / recipe: {ratio:.3f}")
     if a.csv:
-        table.assign(experiment=a.experiment, hp=str(a.hp), precision=precision,
-                     device=describe_device()).to_csv(a.csv, index=False)
+        write_csv(a.csv, table.assign(experiment=a.experiment, hp=str(a.hp), precision=precision,
+                                      device=describe_device()))
     return 0
 
 

@@ -121,6 +121,7 @@ def main(argv=None):
 
     run.import_backend_quietly()
     from training.hardware import choose_precision, describe_device
+    from training.rundir import write_csv
     precision, why = choose_precision(a.precision)
     wall, by_category, by_op = profile(a.experiment, precision, a.steps, a.data_dir, a.hp)
     total = sum(by_category.values())
@@ -133,8 +134,8 @@ def main(argv=None):
     print("heaviest op types (ms per step): " + ", ".join(
         f"{op} {ps / 1e9 / a.steps:.1f}" for op, ps in by_op.most_common(8)))
     if a.csv:
-        table.assign(experiment=a.experiment, precision=precision, wall_ms_per_step=1000 * wall / a.steps,
-                     device=describe_device()).to_csv(a.csv, index=False)
+        write_csv(a.csv, table.assign(experiment=a.experiment, precision=precision,
+                                      wall_ms_per_step=1000 * wall / a.steps, device=describe_device()))
     return 0
 
 

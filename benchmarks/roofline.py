@@ -70,6 +70,7 @@ def main(argv=None):
     from data import load_cifar10
     from throughput import tf_logger_quiet
     from training.hardware import choose_precision, cpu_flags, describe_device
+    from training.rundir import write_csv
     precision, reason = choose_precision(a.precision)
     flags = sorted(cpu_flags() & {"amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx512_vnni"})
     print(f"{describe_device()}; CPU flags: {' '.join(flags) or 'none of AMX/AVX-512'}; precision {precision} "
@@ -83,8 +84,8 @@ def main(argv=None):
                           for name in a.models.split(",")])
     print(table.to_string(index=False))
     if a.csv:
-        table.assign(float32_peak=peak["float32"], bfloat16_peak=peak["bfloat16"],
-                     device=describe_device()).to_csv(a.csv, index=False)
+        write_csv(a.csv, table.assign(float32_peak=peak["float32"], bfloat16_peak=peak["bfloat16"],
+                                      device=describe_device()))
     return 0
 
 

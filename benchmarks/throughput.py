@@ -118,6 +118,7 @@ def main(argv=None):
     run.import_backend_quietly()
     from data import load_cifar10
     from training.hardware import choose_precision, describe_device
+    from training.rundir import write_csv
     (x, y), (x_test, _) = load_cifar10(a.data_dir)
     precision, reason = choose_precision("auto")
     print(f"{describe_device()}; {a.images} images per measurement; the suite's path in {precision} ({reason})")
@@ -126,7 +127,7 @@ def main(argv=None):
     table = pd.DataFrame(rows)
     print(table.to_string(index=False))
     if a.csv:
-        table.to_csv(a.csv, index=False)
+        write_csv(a.csv, table)
 
 
 if __name__ == "__main__":

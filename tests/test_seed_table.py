@@ -15,7 +15,7 @@ def killed_copy(run_dir):
 
 
 def test_budget_runs_and_stopped_runs_become_rows_and_list_shows_the_figure(real_subset, tmp_path):
-    out, trained = tmp_path / "runs", tmp_path / "trained.md"
+    out, trained = tmp_path / "runs", tmp_path / "new" / "seed_table.md"    # its folder is made
     assert seed_table.main(["--data-dir", real_subset, "--experiments", "tutorial_cnn,mlp", "--epochs", "1",
                             "--val-split", "100", "--output-dir", str(out), "--table", str(trained)]) == 0
     mlp_run, tutorial_run = (os.path.join(out, d) for d in sorted(os.listdir(out)))

@@ -75,18 +75,26 @@ def commit_file(tmp, path):
     os.replace(tmp, path)
 
 
+def temporary_beside(path):
+    """`path`.tmp, the temporary name a file is written to, with `path`'s folder made if missing (a
+    benchmark's table asked for in a new folder must not fail after hours of training)."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    return f"{path}.tmp"
+
+
 def write_text(path, text):
-    """Write text to `path` atomically (temporary file, then rename)."""
-    tmp = f"{path}.tmp"
+    """Write text to `path` atomically (temporary file, then rename), making its folder if missing."""
+    tmp = temporary_beside(path)
     with open(tmp, "w") as f:
         f.write(text)
     commit_file(tmp, path)
 
 
 def write_csv(path, table):
-    """Write a pandas DataFrame as CSV (no index) to `path` atomically."""
-    table.to_csv(f"{path}.tmp", index=False)
-    commit_file(f"{path}.tmp", path)
+    """Write a pandas DataFrame as CSV (no index) to `path` atomically, making its folder if missing."""
+    tmp = temporary_beside(path)
+    table.to_csv(tmp, index=False)
+    commit_file(tmp, path)
 
 
 def write_json(path, obj):
