@@ -74,10 +74,11 @@ def test_one_epoch_on_real_images_writes_every_file_and_load_agrees(real_subset,
     assert metrics["backend"] == "tensorflow"
     assert metrics["precision"] == forced if forced else metrics["precision"] in ("float32", "mixed_bfloat16")
     assert metrics["data"]["test_images"] == 200 and config["data"] == metrics["data"]
-    loaded = run_cli("load", run_dir / "best.h5", "--data-dir", real_subset)
+    same = {"CIFAR10_AUTO_PRECISION": metrics["precision"]}   # load picks its own precision: use the run's
+    loaded = run_cli("load", run_dir / "best.h5", "--data-dir", real_subset, env=same)
     assert loaded.returncode == 0, loaded.stderr
     assert f"test top-1 accuracy: {100 * metrics['test_top1']:.2f}%" in loaded.stdout
-    evaluated = run_cli("evaluate", run_dir, "--data-dir", real_subset)
+    evaluated = run_cli("evaluate", run_dir, "--data-dir", real_subset, env=same)
     assert f"test top-1 accuracy: {100 * metrics['test_top1']:.2f}%" in evaluated.stdout
 
 

@@ -61,16 +61,23 @@ def test_the_chosen_precision_comes_with_its_reason(monkeypatch):
 
 
 def test_the_matmul_probe_measures_both_precisions(monkeypatch):
-    """matmul_tflops counts 2 n^3 FLOPs per product; the probe is the ratio of the best of each."""
+    """matmul_tflops counts 2 n^3 FLOPs per product; the probe is the median of paired ratios, so a pair
+    that a busy CPU slowed unevenly does not move it."""
+    import keras
+
     from training import hardware
     assert 0 < hardware.matmul_tflops("float32", 64, 0.01) < 1e3
-    speeds = {"float32": iter([0.2, 0.3, 0.25]), "bfloat16": iter([0.5, 0.6, 0.4])}
-    monkeypatch.setattr(hardware, "matmul_tflops", lambda dtype, n, seconds: next(speeds[dtype]))
+    seconds = {"float32": iter([1.0, 0.010, 0.010, 0.300, 0.010, 0.010]),      # warm-up, then 5 pairs
+               "bfloat16": iter([1.0, 0.005, 0.005, 0.005, 0.200, 0.005])}    # 2 pairs hit unevenly
+    order = []
+    monkeypatch.setattr(hardware, "_product_seconds",
+                        lambda a, b: order.append(keras.backend.standardize_dtype(a.dtype)) or next(seconds[order[-1]]))
     hardware.cpu_bf16_speedup.cache_clear()
     try:
-        assert hardware.cpu_bf16_speedup() == pytest.approx(0.6 / 0.3)
+        assert hardware.cpu_bf16_speedup(pairs=5, n=64) == pytest.approx(2.0)
     finally:
         hardware.cpu_bf16_speedup.cache_clear()
+    assert order[2:6] == ["float32", "bfloat16", "bfloat16", "float32"]       # which goes first alternates
 
 
 def test_a_run_in_bfloat16_sets_the_global_policy(synthetic_dir, tmp_path, monkeypatch):

@@ -7,6 +7,7 @@ import functools
 import json
 import os
 import platform
+import statistics
 import time
 
 import keras
@@ -97,31 +98,52 @@ def describe_device():
     return f"CPU {cpu_name()} ({bf16_units()})"
 
 
+def _random_square(n, dtype, seed):
+    return keras.random.normal((n, n), seed=seed, dtype=dtype)
+
+
+def _product_seconds(a, b):
+    """Seconds of one matrix product a @ b, waited for (JAX dispatches asynchronously)."""
+    start = time.perf_counter()
+    keras.ops.convert_to_numpy(keras.ops.cast(keras.ops.matmul(a, b)[0, 0], "float32"))
+    return time.perf_counter() - start
+
+
 def matmul_tflops(dtype, n=2048, seconds=3.0):
     """TFLOP/s of an n x n by n x n matrix product in `dtype` ('float32', 'bfloat16') on the active
     backend's default device: 2 n^3 FLOPs per product, products repeated for about `seconds` after
     one warm-up product."""
-    a = keras.random.normal((n, n), seed=0, dtype=dtype)
-    b = keras.random.normal((n, n), seed=1, dtype=dtype)
-    keras.ops.convert_to_numpy(keras.ops.cast(keras.ops.matmul(a, b)[0, 0], "float32"))
+    a, b = _random_square(n, dtype, 0), _random_square(n, dtype, 1)
+    _product_seconds(a, b)
     count, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        keras.ops.convert_to_numpy(keras.ops.cast(keras.ops.matmul(a, b)[0, 0], "float32"))   # waits (JAX is async)
+        _product_seconds(a, b)
         count += 1
     return 2 * n ** 3 * count / (time.perf_counter() - start) / 1e12
 
 
 @functools.lru_cache(maxsize=None)
-def cpu_bf16_speedup(rounds=3):
-    """How many times faster a 1024 x 1024 matrix product runs in bfloat16 than in float32 on this
-    machine: the best of `rounds` alternating measurements of each (`matmul_tflops`, 0.2 s each,
-    about 1.5 s in all), so that another process busy on the CPU slows both alike. Measured once per
-    process."""
-    best = {"float32": 0.0, "bfloat16": 0.0}
-    for _ in range(rounds):
-        for dtype in best:
-            best[dtype] = max(best[dtype], matmul_tflops(dtype, 1024, 0.2))
-    return best["bfloat16"] / best["float32"]
+def cpu_bf16_speedup(pairs=24, n=1024):
+    """How many times faster an n x n matrix product runs in bfloat16 than in float32 on this machine.
+
+    The median, over `pairs` back-to-back pairs of one float32 and one bfloat16 product (which goes
+    first alternates), of the float32 product's seconds over the bfloat16 one's: a few milliseconds
+    apart, the two products of a pair are slowed alike by another process busy on the CPU, and the
+    median ignores the pairs it hit unevenly (about 1 s in all on a 2-core Xeon; measured once per
+    process). On an Intel Xeon without AMX, with a bursty load beside it (2 threads, 0.2 s busy and
+    0.2 s idle), twelve probes gave 0.56-0.62 where the probe before this one (the best of three
+    alternating rounds of 0.2 s each) gave 0.46-0.68; that one once measured 1.2 or more there in a
+    busy CI run, and `auto` picked bfloat16.
+    """
+    inputs = {dtype: (_random_square(n, dtype, 0), _random_square(n, dtype, 1)) for dtype in ("float32", "bfloat16")}
+    for a, b in inputs.values():
+        _product_seconds(a, b)                               # warm-up: kernel selection, first allocation
+    ratios = []
+    for i in range(pairs):
+        order = ("float32", "bfloat16") if i % 2 == 0 else ("bfloat16", "float32")
+        seconds = {dtype: _product_seconds(*inputs[dtype]) for dtype in order}
+        ratios.append(seconds["float32"] / seconds["bfloat16"])
+    return statistics.median(ratios)
 
 
 def choose_precision(requested="auto"):

@@ -153,10 +153,11 @@ def make_callbacks(run_dir, exp, n_train, has_val, extra, first_epoch=0, tensorb
     ]
 
 
-def environment(precision, strategy):
-    """Backend, versions, device, precision and strategy of this process, for the run's files."""
+def environment(precision, strategy, why=""):
+    """Backend, versions, device, precision (and `why`, choose_precision's reason) and strategy of this
+    process, for the run's files."""
     env = {"backend": keras.backend.backend(), "keras": keras.__version__,
-           "device": describe_device(), "precision": precision, "strategy": strategy}
+           "device": describe_device(), "precision": precision, "precision_reason": why, "strategy": strategy}
     if env["backend"] in ("tensorflow", "jax", "torch"):       # e.g. "tensorflow": "2.21.0"
         env[env["backend"]] = importlib.import_module(env["backend"]).__version__
     return env
@@ -212,7 +213,7 @@ def prepare(exp, opts):
     scope, strategy = distribution_scope(opts.strategy)
     precision, why = choose_precision(exp.precision)
     keras.mixed_precision.set_dtype_policy(precision)
-    env = environment(precision, strategy)
+    env = environment(precision, strategy, why)
     print(f"{exp.name}: {len(x)} training, {len(val[0]) if val else 0} validation, {len(test[0])} test images; "
           f"precision {precision} ({why}); augment engine {exp.augment_engine}; strategy {strategy}; {env['device']}")
     learning_rate, extra = schedule_and_callbacks(exp, len(x))

@@ -203,7 +203,7 @@ def tune(exp, opts):
     directory = os.path.join(opts.output_dir, "tune", exp.name)
     hypermodel = ExperimentHyperModel(exp, train_split, val, opts.epochs, seed=opts.data.seed,
                                       trials_dir=os.path.join(directory, "trials"),
-                                      env=environment(precision, "default"), data=data,
+                                      env=environment(precision, "default", why), data=data,
                                       precise_bn=min(opts.precise_bn, len(train_split[0])),
                                       tensorboard=opts.data.tensorboard)
     tuner = make_tuner(hypermodel, opts, directory)
