@@ -21,9 +21,14 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    forced = config.getoption("--auto-precision")
-    if forced:
-        os.environ[AUTO_PRECISION_ENV] = forced
+    # Without --auto-precision (or the variable already set), `auto` resolves to float32 in the tests:
+    # many tests train in one process and load or resume in another, and each process would measure
+    # the CPU anew (training.hardware.cpu_bf16_speedup). On an Intel Xeon without AMX, where bfloat16
+    # measures 0.6x, a busy CI run twice measured 1.2x or more in one of two processes, which then
+    # trained in another precision. The probe's own tests stub it; CI runs the precision tests again
+    # with --auto-precision mixed_bfloat16.
+    forced = config.getoption("--auto-precision") or os.environ.get(AUTO_PRECISION_ENV) or "float32"
+    os.environ[AUTO_PRECISION_ENV] = forced
     config.addinivalue_line("markers", "precision: a test whose result depends on the training precision; "
                                        "CI runs these again with --auto-precision mixed_bfloat16")
     config.addinivalue_line("markers", "backends: the whole job on $KERAS_BACKEND; CI runs these on TensorFlow, "
@@ -33,7 +38,7 @@ def pytest_configure(config):
 
 def pytest_report_header(config):
     return (f"Keras backend: {os.environ.get('KERAS_BACKEND', 'tensorflow')}; --precision auto resolves to: "
-            f"{os.environ.get(AUTO_PRECISION_ENV) or 'what this CPU supports'}")
+            f"{os.environ.get(AUTO_PRECISION_ENV)}")
 
 
 @pytest.fixture(autouse=True)
