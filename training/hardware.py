@@ -127,13 +127,12 @@ def cpu_bf16_speedup(pairs=24, n=1024):
     """How many times faster an n x n matrix product runs in bfloat16 than in float32 on this machine.
 
     The median, over `pairs` back-to-back pairs of one float32 and one bfloat16 product (which goes
-    first alternates), of the float32 product's seconds over the bfloat16 one's: a few milliseconds
-    apart, the two products of a pair are slowed alike by another process busy on the CPU, and the
-    median ignores the pairs it hit unevenly (about 1 s in all on a 2-core Xeon; measured once per
-    process). On an Intel Xeon without AMX, with a bursty load beside it (2 threads, 0.2 s busy and
-    0.2 s idle), twelve probes gave 0.56-0.62 where the probe before this one (the best of three
-    alternating rounds of 0.2 s each) gave 0.46-0.68; that one once measured 1.2 or more there in a
-    busy CI run, and `auto` picked bfloat16.
+    first alternates), of the float32 product's seconds over the bfloat16 one's, so that a burst of
+    load that hits a few pairs unevenly does not move it (about 1 s in all on a 2-core Xeon; measured
+    once per process). On an Intel Xeon without AMX, beside a bursty load (2 threads, 0.2 s busy and
+    0.2 s idle), twelve probes gave 0.56-0.62 where the best of three alternating 0.2-s rounds gave
+    0.46-0.68. A steady load does not slow both alike: beside CI's tests the same CPU measured up to
+    0.9 here, and 1.23 once (bfloat16 picked), so a busy machine can still mislead `auto`.
     """
     inputs = {dtype: (_random_square(n, dtype, 0), _random_square(n, dtype, 1)) for dtype in ("float32", "bfloat16")}
     for a, b in inputs.values():
