@@ -60,11 +60,10 @@ def test_train_killed_in_epoch_2_resumes_to_the_uninterrupted_history_then_load_
     assert metrics["backend"] == BACKEND and config["experiment"]["augment_engine"] == ENGINE
     assert metrics["resumed_after_epochs"] == [1]
 
-    same = {"CIFAR10_AUTO_PRECISION": metrics["precision"]}   # load picks its own precision: use the run's
-    loaded = run_cli("load", os.path.join(run_dir, "best.h5"), "--data-dir", real_subset, env=same)
+    loaded = run_cli("load", os.path.join(run_dir, "best.h5"), "--data-dir", real_subset)
     assert loaded.returncode == 0, loaded.stderr[-1500:]
     assert f"test top-1 accuracy: {100 * metrics['test_top1']:.2f}% ({metrics['test_images']} images)" in loaded.stdout
-    evaluated = run_cli("evaluate", run_dir, "--data-dir", real_subset, env=same)
+    evaluated = run_cli("evaluate", run_dir, "--data-dir", real_subset)
     assert evaluated.returncode == 0 and f"{100 * metrics['test_top1']:.2f}%" in evaluated.stdout
 
     from PIL import Image

@@ -70,15 +70,14 @@ def test_one_epoch_on_real_images_writes_every_file_and_load_agrees(real_subset,
     assert set(metrics["per_class"]) == {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
                                          "horse", "ship", "truck"}
     assert np.mean(list(metrics["per_class"].values())) == pytest.approx(metrics["test_top1"])
-    forced = os.environ.get("CIFAR10_AUTO_PRECISION")      # pytest --auto-precision
+    forced = os.environ["CIFAR10_AUTO_PRECISION"]      # conftest: --auto-precision, else float32
     assert metrics["backend"] == "tensorflow"
-    assert metrics["precision"] == forced if forced else metrics["precision"] in ("float32", "mixed_bfloat16")
+    assert metrics["precision"] == forced      # so `load` and `evaluate` below, other processes, use it too
     assert metrics["data"]["test_images"] == 200 and config["data"] == metrics["data"]
-    same = {"CIFAR10_AUTO_PRECISION": metrics["precision"]}   # load picks its own precision: use the run's
-    loaded = run_cli("load", run_dir / "best.h5", "--data-dir", real_subset, env=same)
+    loaded = run_cli("load", run_dir / "best.h5", "--data-dir", real_subset)
     assert loaded.returncode == 0, loaded.stderr
     assert f"test top-1 accuracy: {100 * metrics['test_top1']:.2f}%" in loaded.stdout
-    evaluated = run_cli("evaluate", run_dir, "--data-dir", real_subset, env=same)
+    evaluated = run_cli("evaluate", run_dir, "--data-dir", real_subset)
     assert f"test top-1 accuracy: {100 * metrics['test_top1']:.2f}%" in evaluated.stdout
 
 

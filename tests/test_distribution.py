@@ -87,7 +87,6 @@ def test_tensorflow_multiworker_two_workers_finish_and_only_the_chief_writes(rea
     assert not (tmp_path / "worker1").exists() or os.listdir(tmp_path / "worker1") == []   # the other worker: nothing
     run_dir = tmp_path / "worker0" / chief_runs[0]
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    same = {"CIFAR10_AUTO_PRECISION": metrics["precision"]}   # load picks its own precision: use the run's
-    loaded = run_cli("load", run_dir / "best.h5", "--data-dir", real_subset, env=same)
+    loaded = run_cli("load", run_dir / "best.h5", "--data-dir", real_subset)
     assert loaded.returncode == 0, loaded.stderr[-1500:]
     assert f"test top-1 accuracy: {100 * metrics['test_top1']:.2f}%" in loaded.stdout
