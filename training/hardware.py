@@ -132,7 +132,8 @@ def cpu_bf16_speedup(pairs=24, n=1024):
     once per process). On an Intel Xeon without AMX, beside a bursty load (2 threads, 0.2 s busy and
     0.2 s idle), twelve probes gave 0.56-0.62 where the best of three alternating 0.2-s rounds gave
     0.46-0.68. A steady load does not slow both alike: beside CI's tests the same CPU measured up to
-    0.9 here, and 1.23 once (bfloat16 picked), so a busy machine can still mislead `auto`.
+    0.9 here, and 1.23 once (bfloat16 picked), so a busy machine can still mislead `auto`; 60 probes
+    beside CI and a training run, 20 s apart, gave medians of 0.50-0.69 while single pairs reached 2.1.
     """
     inputs = {dtype: (_random_square(n, dtype, 0), _random_square(n, dtype, 1)) for dtype in ("float32", "bfloat16")}
     for a, b in inputs.values():
