@@ -153,7 +153,7 @@ def make_callbacks(run_dir, exp, n_train, has_val, extra, first_epoch=0, tensorb
     ]
 
 
-def environment(precision, strategy, why=""):
+def environment(precision, strategy, why):
     """Backend, versions, device, precision (and `why`, choose_precision's reason) and strategy of this
     process, for the run's files."""
     env = {"backend": keras.backend.backend(), "keras": keras.__version__,
