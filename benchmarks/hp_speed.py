@@ -1,6 +1,6 @@
 """Training images/s of one experiment with and without some model hyperparameters: an A/B of a speed option.
 
-    python benchmarks/hp_speed.py --data-dir /tmp/cifar10 --experiment fast94 --hp float32_norm=true
+    python benchmarks/hp_speed.py --data-dir /tmp/cifar10 --experiment fast94 --hp float32_norm=false
         [--precision auto] [--images 6144] [--repeats 3] [--csv out.csv]
 
 Both variants run the suite's default path (benchmarks/throughput.py's (b): the recipe's
@@ -38,7 +38,7 @@ def main(argv=None):
     p.add_argument("--data-dir", default=os.environ.get("CIFAR10_DIR"))
     p.add_argument("--experiment", default="fast94")
     p.add_argument("--hp", required=True, type=run.key_values, help="model hyperparameters of variant B, "
-                   "as `run.py train --hp`, e.g. float32_norm=true")
+                   "as `run.py train --hp`, e.g. float32_norm=false")
     p.add_argument("--precision", default="auto", choices=["auto", "float32", "mixed_bfloat16"])
     p.add_argument("--images", type=int, default=6144, help="training images per measurement")
     p.add_argument("--repeats", type=int, default=3)

@@ -3,7 +3,7 @@ its op times summed by what they do (convolutions, BatchNorm, activation, poolin
 update, loss and metrics, input pipeline, other).
 
     python benchmarks/profile_step.py [--experiment fast94] [--precision auto] [--steps 20]
-        [--data-dir /tmp/cifar10] [--hp float32_norm=true] [--csv profile.csv]
+        [--data-dir /tmp/cifar10] [--hp float32_norm=false] [--csv profile.csv]
 
 The experiment's model, batch, optimizer and input pipeline (data.pipeline.train_dataset) run one
 warm-up epoch of `--steps` steps, then the same again under tf.profiler.experimental; the trace's
@@ -114,7 +114,7 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--data-dir", default=os.environ.get("CIFAR10_DIR"), help="real images (default: random ones)")
     p.add_argument("--hp", default={}, type=run.key_values,
-                   help="model hyperparameters over the recipe's, as `run.py train --hp`, e.g. float32_norm=true")
+                   help="model hyperparameters over the recipe's, as `run.py train --hp`, e.g. float32_norm=false")
     p.add_argument("--csv")
     a = p.parse_args(argv)
     import pandas as pd

@@ -12,7 +12,8 @@ budget shows as such, and nothing needs retraining: each experiment's row is its
 run with the most epochs (so a full-recipe run copied into the folder wins over a budget
 run); a run without metrics.json, where no finished one exists, shows its completed
 epochs and "stopped" in place of a test figure. A row of the previous table stays where
-no run folder under --output-dir measures that experiment as far (run folders outside the
+no run folder under --output-dir measures that experiment as far (finished, then the larger share of
+its recipe's epochs) (run folders outside the
 work tree are lost when a session gets another machine; the measured row is not). Columns: experiment, model,
 trainable parameters, epochs run of the recipe's, test top-1, best validation accuracy,
 training time (s), training images/s, precision, machine, and the source's claim.
@@ -90,8 +91,11 @@ def table_rows(output_dir):
 
 
 def row_rank(row):
-    """(finished, epochs run) of a table row, for comparing rows: finished beats stopped, then more epochs."""
-    return str(row["test top-1"]).endswith("%"), int(str(row["epochs"]).split()[0])
+    """(finished, share of its recipe's epochs run) of a table row ("37 of 60" -> 0.62), for comparing rows:
+    finished beats stopped, then the larger share, so a full run of a recipe whose epochs were cut
+    ("10 of 10") replaces the longer old recipe's row ("12 of 12") and a part-run never does."""
+    done, _, planned = str(row["epochs"]).split()[:3]
+    return str(row["test top-1"]).endswith("%"), int(done) / int(planned)
 
 
 def merged_rows(rows, previous_csv):
