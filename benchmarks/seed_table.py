@@ -12,9 +12,9 @@ budget shows as such, and nothing needs retraining: each experiment's row is its
 run with the most epochs (so a full-recipe run copied into the folder wins over a budget
 run); a run without metrics.json, where no finished one exists, shows its completed
 epochs and "stopped" in place of a test figure. A row of the previous table stays where
-no run folder under --output-dir measures that experiment as far (finished, then the larger share of
-its recipe's epochs) (run folders outside the
-work tree are lost when a session gets another machine; the measured row is not). Columns: experiment, model,
+no run folder under --output-dir measures that experiment as far: finished, then the larger share of
+its recipe's epochs (run folders outside the work tree are lost when a session gets another machine;
+the measured row is not). Columns: experiment, model,
 trainable parameters, epochs run of the recipe's, test top-1, best validation accuracy,
 training time (s), training images/s, precision, machine, and the source's claim.
 """
