@@ -9,6 +9,7 @@ import numpy as np
 from keras import Model, initializers, layers, ops, saving
 
 from experiments.fields import Field
+from models.batchnorm import BatchNormalization
 from models.blocks import classifier_output, rescale_input
 from models.registry import register_model
 
@@ -116,7 +117,7 @@ def batch_norm(x, momentum, bias_scale, dtype=None):
     `momentum` is Keras' (weight of the old running statistics; PyTorch's 0.6 is Keras' 0.4).
     `dtype`: the layers' dtype policy (None: the global one).
     """
-    x = layers.BatchNormalization(momentum=momentum, epsilon=1e-12, center=False, scale=False, dtype=dtype)(x)
+    x = BatchNormalization(momentum=momentum, epsilon=1e-12, center=False, scale=False, dtype=dtype)(x)
     return ScaledBias(bias_scale, dtype=dtype)(x)
 
 

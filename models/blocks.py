@@ -6,6 +6,8 @@ the TensorFlow, JAX and PyTorch backends.
 """
 from keras import layers
 
+from models.batchnorm import BatchNormalization
+
 
 def rescale_input(input_shape, name="image"):
     """Input of raw RGB pixels 0-255 and its scaling to [0, 1] inside the model.
@@ -35,7 +37,7 @@ def conv_relu(x, filters, kernel_size=3, strides=1, padding="same", dilation_rat
 def dense_bn_relu(x, units, dropout=0.0):
     """Fully connected -> BatchNormalization -> ReLU -> Dropout (the CS231n affine unit)."""
     x = layers.Dense(units, use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
+    x = BatchNormalization()(x)
     x = layers.Activation("relu")(x)
     return layers.Dropout(dropout)(x) if dropout else x
 
@@ -104,7 +106,7 @@ def conv_bn_relu(x, filters, conv_type="normal", dropout=0.0):
     if conv_type not in CONV_TYPES:
         raise ValueError(f"unknown conv_type {conv_type!r}; choose one of {sorted(CONV_TYPES)}")
     x = CONV_TYPES[conv_type](x, filters)
-    x = layers.BatchNormalization()(x)
+    x = BatchNormalization()(x)
     x = layers.Activation("relu")(x)
     return layers.Dropout(dropout)(x) if dropout else x
 

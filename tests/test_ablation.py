@@ -3,6 +3,7 @@ import re
 
 import keras
 import numpy as np
+import pytest
 
 from benchmarks import ablation
 from experiments import get_experiment
@@ -46,3 +47,18 @@ def test_ablation_writes_a_row_per_technique(synthetic_dir, tmp_path, monkeypatc
     assert "partial" not in text and "--batch-size 10" in text and f"backend {keras.backend.backend()}" in text
     assert "Data: unknown " in text
     assert all(0 <= float(r[2]) <= 100 for r in rows)
+
+
+def test_ablation_epochs_default_to_the_fast94_recipe(synthetic_dir, tmp_path, monkeypatch):
+    root, _ = synthetic_dir
+    seen = []
+
+    def stop(args, report):
+        seen.append(args.epochs)
+        raise ablation.SuiteError("stopped before training")
+
+    monkeypatch.setattr(ablation, "run_rows", stop)
+    with pytest.raises(SystemExit, match="error: stopped before training"):
+        ablation.main(["--data-dir", str(root), "--output-dir", str(tmp_path / "runs"), "--md", str(tmp_path / "a.md")])
+    assert seen == [get_experiment("fast94").epochs]
+    assert not (tmp_path / "a.md").exists()
