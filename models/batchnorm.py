@@ -53,18 +53,16 @@ class BatchNormalization(keras.layers.BatchNormalization):
         gamma = ops.cast(self.gamma, "float32") if self.scale else tf.ones((channels,), "float32")
         beta = ops.cast(self.beta, "float32") if self.center else tf.zeros((channels,), "float32")
         training = bool(training) and self.trainable
+        # training: the batch's statistics (the kernel takes empty mean/variance); inference: the moving ones
+        empty = tf.zeros((0,), "float32")
+        y, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
+            x=inputs, scale=gamma, offset=beta, epsilon=self.epsilon, exponential_avg_factor=1.0,
+            mean=empty if training else ops.cast(self.moving_mean, "float32"),
+            variance=empty if training else ops.cast(self.moving_variance, "float32"),
+            data_format="NHWC", is_training=training)
         if training:
-            empty = tf.zeros((0,), "float32")
-            y, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
-                x=inputs, scale=gamma, offset=beta, mean=empty, variance=empty, epsilon=self.epsilon,
-                exponential_avg_factor=1.0, data_format="NHWC", is_training=True)
             n = tf.cast(tf.reduce_prod(tf.shape(inputs)[:3]), "float32")
             variance = variance * tf.maximum(n - 1.0, 0.0) / tf.maximum(n, 1.0)   # back to the biased variance
             self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
             self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
-        else:
-            y, *_ = tf.raw_ops.FusedBatchNormV3(
-                x=inputs, scale=gamma, offset=beta, mean=ops.cast(self.moving_mean, "float32"),
-                variance=ops.cast(self.moving_variance, "float32"), epsilon=self.epsilon,
-                exponential_avg_factor=1.0, data_format="NHWC", is_training=False)
         return ops.cast(y, self.compute_dtype)
