@@ -1,11 +1,11 @@
-"""benchmarks/roofline.py, profile_step.py and hp_speed.py on tiny inputs: the figures they print are
+"""benchmarks/roofline.py, profile_step.py, hp_speed.py and conv_passes.py on tiny inputs: the figures they print are
 computed from what they measure (the speed itself is measured in benchmarks/, not here)."""
 import pandas as pd
 import pytest
 
-from benchmarks import hp_speed, profile_step, roofline
+from benchmarks import conv_passes, hp_speed, profile_step, roofline
 from models import create_model
-from models.flops import training_flops
+from models.flops import forward_flops, training_flops
 
 pytest.importorskip("tensorflow", reason="the profiler and the suite's default pipeline here are TensorFlow's")
 
@@ -62,3 +62,43 @@ def test_hp_speed_alternates_the_recipe_and_the_variant(real_subset, tmp_path, m
     for runs, median in zip(table.runs_img_s, table.median_img_s):
         speeds = [float(v) for v in runs.split()]
         assert len(speeds) == 2 and min(speeds) > 0 and min(speeds) - 1 <= median <= max(speeds) + 1
+
+
+def test_conv_passes_compute_the_layers_forward_pass_and_both_gradients():
+    import keras
+    import numpy as np
+    import tensorflow as tf
+    inputs = keras.Input((9, 9, 3))
+    x = keras.layers.Conv2D(4, 3, strides=2, padding="valid")(inputs)
+    x = keras.layers.Conv2D(6, 3, padding="same", dilation_rate=2)(x)
+    x = keras.layers.DepthwiseConv2D(3)(x)
+    x = keras.layers.Conv2D(6, 1, groups=2)(x)
+    model = keras.Model(inputs, x)
+    plain, skipped = conv_passes.conv_layers(model)
+    assert len(plain) == 2 and len(skipped) == 2          # depthwise and grouped: other ops
+    rng = np.random.default_rng(0)
+    for layer in plain:
+        x = tf.constant(rng.normal(size=(2, *layer.input.shape[1:])), "float32")
+        k = tf.constant(rng.normal(size=layer.kernel.shape), "float32")
+        dy = tf.constant(rng.normal(size=(2, *layer.output.shape[1:])), "float32")
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch([x, k])
+            y = layer.convolution_op(x, k)
+        want = {"forward": y, "input gradient": tape.gradient(y, x, output_gradients=dy),
+                "kernel gradient": tape.gradient(y, k, output_gradients=dy)}
+        for name, f in conv_passes.pass_functions(layer).items():
+            np.testing.assert_allclose(f(x, k, dy), want[name], rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+def test_conv_passes_rows_are_the_layers_flops_over_the_measured_time(tmp_path):
+    csv = tmp_path / "passes.csv"
+    assert conv_passes.main(["--experiment", "tutorial_cnn", "--batch", "4", "--repeats", "1", "--seconds", "0.05",
+                             "--precision", "float32", "--csv", str(csv)]) == 0
+    table = pd.read_csv(csv)
+    plain, _ = conv_passes.conv_layers(create_model("tutorial_cnn"))
+    assert len(table) == 3 * len(plain) and set(table["pass"]) == set(conv_passes.PASSES)
+    assert table.layer.nunique() == len(plain)     # names differ: main builds its own model
+    for layer, (_, rows) in zip(plain, table.groupby("layer", sort=False)):
+        assert len(rows) == 3 and (rows.gflop == round(forward_flops(layer) * 4 / 1e9, 4)).all()
+    assert (table.tflop_s > 0).all()
+    assert ((table.gflop / table.ms - table.tflop_s).abs() < 0.01 + 0.05 * table.tflop_s).all()
