@@ -1,6 +1,6 @@
 """fast94's ablation: test top-1 accuracy as each airbench94 technique is added, as a Markdown table.
 
-    python benchmarks/ablation.py --data-dir /tmp/cifar10 [--epochs 10] [--limit-train N] [--md benchmarks/ablation.md]
+    python benchmarks/ablation.py --data-dir /tmp/cifar10 [--epochs E (default: the recipe's)] [--limit-train N] [--md benchmarks/ablation.md]
 
 After airbench94's ablation (Keller Jordan, 2024, "94% on CIFAR-10 in 3.29 seconds on a single
 GPU", which reports the epochs each variant needs to reach 94%). Every row trains the `fast94`
@@ -15,7 +15,7 @@ same epoch budget and seed, with the techniques above it switched on:
   7. + 6-view test-time augmentation (row 6's model, evaluated again: no training).
 
 A fixed budget rather than epochs-to-94%: on a 2-core CPU one full-data run of fast94 takes
-about 22-45 minutes (bfloat16 on an AMD EPYC, float32 on an Intel Xeon), and the search for
+about 21-45 minutes (bfloat16 on an AMD EPYC, float32 on an Intel Xeon), and the search for
 each row's epochs to a target would need several.
 Each row evaluates once on the test split after its training (nothing is tuned here).
 Writes the table to --md and prints it; the run folders stay in --output-dir.

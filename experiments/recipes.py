@@ -169,12 +169,13 @@ register_experiment(Experiment(
     name="fast94", model="fast94",
     optimizer="sgd", lr=1.5, momentum=0.85, nesterov=True, weight_decay=0.0089, label_smoothing=0.2,
     schedule="warmup_linear", schedule_args={"warmup": 0.23, "start": 0.2, "end": 0.07},
-    batch_size=1024, epochs=10, val_split=0, lookahead=0.95, evaluate_weights="final", tta_level=2,
+    batch_size=1024, epochs=11, val_split=0, lookahead=0.95, evaluate_weights="final", tta_level=2,
     augment={"width_shift_range": 2, "height_shift_range": 2, "fill_mode": "reflect", "alternating_flip": True},
     target_accuracy=0.94,
     source=("airbench94 (Keller Jordan 2024): batch 1024, Nesterov SGD momentum 0.85, label smoothing 0.2, "
             "23% warm-up then linear decay, flip + 2-pixel translation with alternating flip, 6-view TTA; "
-            "10 epochs instead of 9.9 (the suite's choice; 12 until session 16, whose 10-epoch seeds 0-2 "
-            "averaged 94.13% test top-1)"),
+            "11 epochs instead of 9.9 (the suite's choice: 12 until session 16; 10 in sessions 16-17, whose "
+            "eight seeds averaged 94.03% test top-1, three of them 93.94%; session 18's 11-epoch seeds 0-2 "
+            "averaged 94.27%)"),
     claim="94.01% mean test accuracy in 9.9 epochs, 3.09 s on one A100",
 ))
