@@ -9,7 +9,7 @@ The experiment's model, batch, optimizer and input pipeline (data.pipeline.train
 warm-up epoch of `--steps` steps, then the same again under tf.profiler.experimental; the trace's
 XPlane (TensorFlow's own protobuf) gives every op's duration on the executor and tf.data threads.
 An op is put in a category by its op type (Conv2D*, *Pool*, Cast, Assign*/ResourceApply*) or by
-the Keras layer its name belongs to (batch_normalization*, activation*/gelu). On two cores the ops
+the Keras layer its name belongs to (batch_normalization*, activation*/gelu, dropout*). On two cores the ops
 of a step partly overlap, so the column "ms per step" sums to more than the step's wall time;
 "share" is of the summed op time. TensorFlow only.
 """
@@ -24,8 +24,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import run  # noqa: E402  (the suite's root on the path first)
 
-CATEGORIES = ("convolutions", "BatchNorm", "activation (GELU/ReLU)", "pooling", "casts", "optimizer update",
-              "loss and metrics", "input pipeline", "other")
+CATEGORIES = ("convolutions", "BatchNorm", "activation (GELU/ReLU)", "dropout", "pooling", "casts",
+              "optimizer update", "loss and metrics", "input pipeline", "other")
 
 
 def category(op_name, thread):
@@ -40,6 +40,8 @@ def category(op_name, thread):
         return "BatchNorm"
     if any(key in path for key in ("activation", "gelu", "re_lu", "relu")):
         return "activation (GELU/ReLU)"
+    if "dropout" in path:
+        return "dropout"
     if "Pool" in op_type:
         return "pooling"
     if op_type == "Cast":

@@ -2,6 +2,7 @@
 from keras import Model, layers
 
 from models.blocks import classifier_output, conv_relu, rescale_input
+from models.dropout import Dropout
 from models.registry import register_model
 
 
@@ -29,16 +30,16 @@ def ygnet(input_shape=(32, 32, 3), classes=10, input_dropout=0.2, dropout=0.5):
     """
     inputs, x = rescale_input(input_shape)
     x = conv_relu(x, 96)
-    x = layers.Dropout(input_dropout)(x)
+    x = Dropout(input_dropout)(x)
     x = conv_relu(x, 96)
     x = conv_relu(x, 96)
     x = layers.MaxPooling2D(3, strides=2)(x)
-    x = layers.Dropout(dropout)(x)
+    x = Dropout(dropout)(x)
     x = conv_relu(x, 192)
     x = conv_relu(x, 192, padding="valid")
     x = conv_relu(x, 192)
     x = layers.MaxPooling2D(3, strides=2)(x)
-    x = layers.Dropout(dropout)(x)
+    x = Dropout(dropout)(x)
     x = _all_conv_head(x, classes, padding="same", final_relu=False)
     return Model(inputs, classifier_output(x), name="ygnet")
 
@@ -57,11 +58,11 @@ def allcnn_c(input_shape=(32, 32, 3), classes=10, input_dropout=0.2, dropout=0.5
         for 10 classes.
     """
     inputs, x = rescale_input(input_shape)
-    x = layers.Dropout(input_dropout)(x)
+    x = Dropout(input_dropout)(x)
     for filters in (96, 192):
         x = conv_relu(x, filters)
         x = conv_relu(x, filters)
         x = conv_relu(x, filters, strides=2)
-        x = layers.Dropout(dropout)(x)
+        x = Dropout(dropout)(x)
     x = _all_conv_head(x, classes, padding="valid", final_relu=True)
     return Model(inputs, classifier_output(x), name="allcnn_c")

@@ -2,6 +2,7 @@
 from keras import Model, layers
 
 from models.blocks import classifier_output, conv_relu, rescale_input
+from models.dropout import Dropout
 from models.registry import register_model
 
 
@@ -28,10 +29,10 @@ def baseline(input_shape=(32, 32, 3), classes=10, dropout=0.25, dense_dropout=0.
         x = conv_relu(x, filters, padding="same")
         x = conv_relu(x, filters, padding="valid")
         x = layers.MaxPooling2D(2)(x)
-        x = layers.Dropout(dropout)(x)
+        x = Dropout(dropout)(x)
     x = layers.Flatten()(x)
     for units in (512, 256):
         x = layers.Dense(units, activation="relu")(x)
-        x = layers.Dropout(dense_dropout)(x)
+        x = Dropout(dense_dropout)(x)
     x = layers.Dense(classes)(x)
     return Model(inputs, classifier_output(x), name="baseline")

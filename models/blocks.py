@@ -7,6 +7,7 @@ the TensorFlow, JAX and PyTorch backends.
 from keras import layers
 
 from models.batchnorm import BatchNormalization
+from models.dropout import Dropout
 
 
 def rescale_input(input_shape, name="image"):
@@ -39,7 +40,7 @@ def dense_bn_relu(x, units, dropout=0.0):
     x = layers.Dense(units, use_bias=False)(x)
     x = BatchNormalization()(x)
     x = layers.Activation("relu")(x)
-    return layers.Dropout(dropout)(x) if dropout else x
+    return Dropout(dropout)(x) if dropout else x
 
 
 # --- the convolution types of seed 002's Assignment 6B -------------------------------
@@ -108,7 +109,7 @@ def conv_bn_relu(x, filters, conv_type="normal", dropout=0.0):
     x = CONV_TYPES[conv_type](x, filters)
     x = BatchNormalization()(x)
     x = layers.Activation("relu")(x)
-    return layers.Dropout(dropout)(x) if dropout else x
+    return Dropout(dropout)(x) if dropout else x
 
 
 def transition_block(x, filters):

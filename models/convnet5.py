@@ -2,6 +2,7 @@
 from keras import Model, layers
 
 from models.blocks import classifier_output, conv_relu, rescale_input
+from models.dropout import Dropout
 from models.registry import register_model
 
 
@@ -21,11 +22,11 @@ def convnet5(input_shape=(32, 32, 3), classes=10, dropout=0.25):
     x = conv_relu(x, 32)
     x = conv_relu(x, 64)
     x = layers.MaxPooling2D(2)(x)
-    x = layers.Dropout(dropout)(x)
+    x = Dropout(dropout)(x)
     x = conv_relu(x, 128)
     x = conv_relu(x, 128)
     x = layers.MaxPooling2D(2)(x)
-    x = layers.Dropout(dropout)(x)
+    x = Dropout(dropout)(x)
     x = conv_relu(x, 128)
     x = layers.Flatten()(x)
     for units in (128, 128):

@@ -2,6 +2,7 @@
 from keras import Model, layers
 
 from models.blocks import classifier_output, conv_relu, rescale_input
+from models.dropout import Dropout
 from models.registry import register_model
 
 
@@ -11,7 +12,7 @@ def _lenet(name, input_shape, classes, filters, units, dropout):
     for f in filters:
         x = conv_relu(x, f, 5, padding="valid")
         if dropout:
-            x = layers.Dropout(dropout)(x)
+            x = Dropout(dropout)(x)
         x = layers.MaxPooling2D(2)(x)
     x = layers.Flatten()(x)
     for u in units:
