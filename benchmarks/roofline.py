@@ -2,7 +2,7 @@
 image (models.flops), training images/s of the suite's default path, and the fraction of peak.
 
     python benchmarks/roofline.py --data-dir /tmp/cifar10 [--models baseline,pyramid,ygnet,fast94]
-        [--images 2048] [--precision auto|float32|mixed_bfloat16] [--csv roofline.csv]
+        [--images 2048] [--precision auto|float32|mixed_bfloat16] [--conv-repeats 3] [--csv roofline.csv]
 
 In one process: first the peak, as the TFLOP/s of an n x n matrix product
 (training.hardware.matmul_tflops: keras.ops.matmul on the active backend, 2 n^3 FLOPs,
@@ -12,6 +12,12 @@ the suite's default path (the recipe's batch, augmentation, optimizer; precision
 default 'auto'), the second of two epochs over `--images` real images (as throughput.py), and
 achieved TFLOP/s = img/s x training FLOPs per image, as a fraction of the peak of the precision
 the model trained in (float32 peak for float32, bfloat16 peak for mixed_bfloat16).
+
+A matrix product is not every CPU's ceiling (on the AMD EPYC of the README single convolution
+passes ran 1.3-1.4x faster), so each row also gets a second ceiling, the model's own: the fastest
+of the training passes of its plain Conv2D layers, each run on its own at the recipe's batch in
+the model's precision (benchmarks/conv_passes.py, median of `--conv-repeats` calls; TensorFlow
+only, `--conv-repeats 0` skips it), and the fraction of that.
 """
 import argparse
 import os
@@ -33,8 +39,21 @@ def peaks(n, seconds):
     return out, f"bfloat16 {why}"
 
 
-def model_row(name, x, y, precision, peak):
-    """One table row: training FLOPs per image, img/s (suite's default path), TFLOP/s, % of peak."""
+def conv_peak(model, batch, dtype, repeats):
+    """TFLOP/s of the fastest training pass (forward, input gradient, kernel gradient) of the plain Conv2D
+    layers of a built model, each pass on its own at `batch` images in `dtype` ("float32" or "bfloat16";
+    benchmarks/conv_passes.layer_rows); None on another backend than TensorFlow, with `repeats` 0, or
+    for a model without a plain Conv2D layer."""
+    import keras
+    if not repeats or keras.backend.backend() != "tensorflow":
+        return None
+    from conv_passes import layer_rows
+    return max((row["tflop_s"] for row in layer_rows(model, batch, dtype, repeats)), default=None)
+
+
+def model_row(name, x, y, precision, peak, conv_repeats=3):
+    """One table row: training FLOPs per image, img/s (suite's default path), TFLOP/s, fraction of the matmul
+    peak and of the model's convolution peak (conv_peak; None where not measured)."""
     import keras
 
     from experiments import get_experiment
@@ -46,11 +65,13 @@ def model_row(name, x, y, precision, peak):
     speed = suite_speed(model, exp, x, y)
     achieved = speed * flops / 1e12
     unit = "bfloat16" if precision == "mixed_bfloat16" else "float32"
+    ceiling = conv_peak(model, exp.batch_size, unit, conv_repeats)
     keras.mixed_precision.set_dtype_policy("float32")
     return {"model": name, "precision": precision, "batch": exp.batch_size,
             "training_gflop_per_image": round(flops / 1e9, 3), "train_img_s": round(speed, 1),
             "achieved_tflop_s": round(achieved, 3), "peak_tflop_s": round(peak[unit], 3) if peak[unit] else None,
-            "fraction_of_peak": round(achieved / peak[unit], 3) if peak[unit] else None}
+            "fraction_of_peak": round(achieved / peak[unit], 3) if peak[unit] else None,
+            "conv_peak_tflop_s": ceiling, "fraction_of_conv_peak": round(achieved / ceiling, 3) if ceiling else None}
 
 
 def main(argv=None):
@@ -61,8 +82,12 @@ def main(argv=None):
     p.add_argument("--precision", default="auto", choices=["auto", "float32", "mixed_bfloat16"])
     p.add_argument("--matmul-size", type=int, default=2048)
     p.add_argument("--seconds", type=float, default=3.0, help="seconds of matrix products per peak")
+    p.add_argument("--conv-repeats", type=int, default=3,
+                   help="timed calls per convolution pass for the model's convolution peak (0: not measured)")
     p.add_argument("--csv")
     a = p.parse_args(argv)
+    if a.conv_repeats < 0:
+        p.error(f"--conv-repeats must be 0 or more, got {a.conv_repeats}")
     import pandas as pd
 
     import run
@@ -80,7 +105,7 @@ def main(argv=None):
           + (f"bfloat16 {peak['bfloat16']:.3f} TFLOP/s" if peak["bfloat16"] else "") + f" ({why})")
     (x, y), _ = load_cifar10(a.data_dir)
     tf_logger_quiet()
-    table = pd.DataFrame([model_row(name, x[:a.images], y[:a.images], precision, peak)
+    table = pd.DataFrame([model_row(name, x[:a.images], y[:a.images], precision, peak, a.conv_repeats)
                           for name in a.models.split(",")])
     print(table.to_string(index=False))
     if a.csv:

@@ -1,5 +1,7 @@
 """benchmarks/roofline.py, profile_step.py, hp_speed.py and conv_passes.py on tiny inputs: the figures they print are
 computed from what they measure (the speed itself is measured in benchmarks/, not here)."""
+import importlib
+
 import pandas as pd
 import pytest
 
@@ -13,7 +15,8 @@ pytest.importorskip("tensorflow", reason="the profiler and the suite's default p
 def test_roofline_row_is_speed_times_counted_flops_over_the_measured_peak(real_subset, tmp_path):
     csv = tmp_path / "roofline.csv"
     assert roofline.main(["--data-dir", real_subset, "--models", "lenet5", "--images", "256", "--precision",
-                          "float32", "--matmul-size", "128", "--seconds", "0.2", "--csv", str(csv)]) == 0
+                          "float32", "--matmul-size", "128", "--seconds", "0.2", "--conv-repeats", "1",
+                          "--csv", str(csv)]) == 0
     (row,) = pd.read_csv(csv).to_dict("records")
     flops, _ = training_flops(create_model("lenet5"))
     assert row["training_gflop_per_image"] == round(flops / 1e9, 3)
@@ -21,6 +24,24 @@ def test_roofline_row_is_speed_times_counted_flops_over_the_measured_peak(real_s
     assert row["achieved_tflop_s"] == pytest.approx(row["train_img_s"] * flops / 1e12, rel=1e-2, abs=2e-3)
     assert row["fraction_of_peak"] == pytest.approx(row["achieved_tflop_s"] / row["float32_peak"], rel=0.05,
                                                     abs=2e-3)
+    assert row["conv_peak_tflop_s"] > 0      # lenet5's two Conv2D layers, timed pass by pass
+    assert row["fraction_of_conv_peak"] == pytest.approx(row["achieved_tflop_s"] / row["conv_peak_tflop_s"],
+                                                         rel=0.05, abs=2e-3)
+
+
+def test_conv_peak_is_the_fastest_pass_of_the_models_own_convolutions(monkeypatch):
+    rows = [{"tflop_s": 0.2}, {"tflop_s": 0.5}, {"tflop_s": 0.3}]
+    # roofline imports it as the top-level module `conv_passes` (benchmarks/ on sys.path), not benchmarks.conv_passes
+    monkeypatch.setattr(importlib.import_module("conv_passes"), "layer_rows", lambda model, batch, dtype, repeats: rows)
+    model = create_model("lenet5")
+    assert roofline.conv_peak(model, 8, "float32", 1) == 0.5
+    assert roofline.conv_peak(model, 8, "float32", 0) is None       # --conv-repeats 0: not measured
+
+
+def test_roofline_rejects_a_negative_conv_repeats(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        roofline.main(["--conv-repeats", "-1"])
+    assert exit_info.value.code == 2 and "--conv-repeats must be 0 or more" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name, thread, expected", [
@@ -29,6 +50,8 @@ def test_roofline_row_is_speed_times_counted_flops_over_the_measured_peak(real_s
     ("StatefulPartitionedCall/fast94_1/batch_normalization_1/moments/mean:Mean", "tf_Compute/1", "BatchNorm"),
     ("StatefulPartitionedCall/fast94_1/activation_1/Gelu/Erfc:Erfc", "tf_Compute/2", "activation (GELU/ReLU)"),
     ("StatefulPartitionedCall/fast94_1/max_pooling2d_1/MaxPool:_MklNativeMaxPool", "tf_Compute/1", "pooling"),
+    ("StatefulPartitionedCall/pyramid_1/dropout_3_1/stateless_random_uniform/StatelessRandomUniformFullIntV2:"
+     "StatelessRandomUniformFullIntV2", "tf_Compute/0", "dropout"),
     ("StatefulPartitionedCall/fast94_1/whitening_1/Cast:Cast", "tf_Compute/1", "casts"),
     ("StatefulPartitionedCall/SGD/AssignSubVariableOp:AssignSubVariableOp", "tf_Compute/1", "optimizer update"),
     ("ParallelMapV2/ImageProjectiveTransformV3:ImageProjectiveTransformV3", "tf_data_private_threadpool/3",
