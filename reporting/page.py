@@ -123,9 +123,10 @@ def table_html(table, out_dir):
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def page(table, images, out_dir):
+def page(table, images, out_dir, seeds=()):
     """The whole report.html text for `table` (best run first: `ordered`): heading, what the runs
-    share, the sortable table, each figure with a heading and a caption (FIGURES) and the PNG embedded."""
+    share, the sortable table, `seeds` (lines of text: report.summary_lines, how the seeds of one recipe
+    spread) as a list, each figure with a heading and a caption (FIGURES) and the PNG embedded."""
     shared = shared_values(table)
     said = "; ".join(f"{name}: {escape.escape(str(value))}" for name, value in shared.items() if isinstance(value, str))
     parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
@@ -134,6 +135,9 @@ def page(table, images, out_dir):
              f"<h1>CIFAR-10 runs</h1><p class='shared'>{len(table)} runs, best test top-1 first (click a "
              f"header to sort){'. All runs: ' + said if said else ''}.</p>",
              table_html(table, out_dir)]
+    if seeds:
+        parts.append("<h2>Seeds of one recipe</h2><ul>" + "".join(f"<li>{escape.escape(line)}</li>" for line in seeds)
+                     + "</ul>")
     for path in images:
         heading, caption = FIGURES.get(os.path.basename(path), (os.path.basename(path), ""))
         data = base64.b64encode(open(path, "rb").read()).decode()

@@ -12,8 +12,10 @@ from reporting import figures
 from reporting.page import ordered, page
 from training.rundir import check_output_folder, read_json, read_metrics, write_csv, write_text
 
-COLUMNS = ["run", "experiment", "model", "parameters", "epochs", "best_val_accuracy", "test_accuracy",
-           "wall_seconds", "images_per_s", "precision", "device", "data"]
+COLUMNS = ["run", "experiment", "model", "seed", "parameters", "epochs", "best_val_accuracy", "test_accuracy",
+           "target_accuracy", "wall_seconds", "test_seconds", "time_to_target_seconds", "images_per_s", "precision",
+           "device", "data"]
+GROUP = ["experiment", "epochs", "precision"]     # runs of one recipe: seed_summary's rows
 
 
 def find_runs(patterns=(), root="runs"):
@@ -67,10 +69,12 @@ def run_row(run_dir):
     env = config.get("environment", {})
     return {
         "run": run_dir, "experiment": config["experiment"]["name"], "model": config["experiment"]["model"],
+        "seed": config.get("options", {}).get("seed"),
         "parameters": parameters(run_dir, config), "epochs": len(history),
         "best_val_accuracy": history["val_accuracy"].max() if "val_accuracy" in history else None,
-        "test_accuracy": metrics.get("test_top1"),
+        "test_accuracy": metrics.get("test_top1"), "target_accuracy": config["experiment"].get("target_accuracy"),
         "wall_seconds": float(history["seconds"].sum()) if "seconds" in history else None,
+        "test_seconds": metrics.get("test_seconds"), "time_to_target_seconds": metrics.get("time_to_target_seconds"),
         "images_per_s": metrics.get("train_images_per_s") or median_train_speed(history),
         "precision": env.get("precision"), "device": env.get("device"),
         "data": short_provenance(metrics.get("data") or config.get("data")),
@@ -80,14 +84,60 @@ def run_row(run_dir):
 def report_table(run_dirs):
     """pandas DataFrame with COLUMNS, one row per run, in the given order (numbers as floats, NaN if unknown)."""
     table = pd.DataFrame([run_row(d) for d in run_dirs], columns=COLUMNS)
-    numbers = ["parameters", "epochs", "best_val_accuracy", "test_accuracy", "wall_seconds", "images_per_s"]
+    numbers = ["seed", "parameters", "epochs", "best_val_accuracy", "test_accuracy", "target_accuracy", "wall_seconds",
+               "test_seconds", "time_to_target_seconds", "images_per_s"]
     table[numbers] = table[numbers].apply(pd.to_numeric)
     return table
 
 
+def seed_summary(table):
+    """How the seeds of one recipe spread: one row per experiment, epochs run and precision (GROUP) with a
+    finished (tested) run, over those runs.
+
+    Args:
+        table: report_table's DataFrame.
+    Returns:
+        DataFrame, one row per group: GROUP, `runs`, `seeds` ("0, 1, 2"), `mean_test_accuracy`,
+        `sd_test_accuracy` (sample standard deviation; NaN for one run), `min_test_accuracy`,
+        `max_test_accuracy` (fractions 0-1), `target_accuracy` (the recipe's; NaN without one),
+        `runs_at_target` (test top-1 >= target), `mean_at_target` ("yes"/"no"/"" without a target), and
+        `fastest_run_seconds` / `slowest_run_seconds` (training + test wall seconds of one run).
+    """
+    done = table[table["test_accuracy"].notna()].assign(
+        run_seconds=lambda t: t["wall_seconds"] + t["test_seconds"].fillna(0),
+        at_target=lambda t: t["test_accuracy"] >= t["target_accuracy"])
+    summary = done.groupby(GROUP, sort=True, dropna=False).agg(
+        runs=("run", "size"), seeds=("seed", lambda s: ", ".join(str(int(v)) if v == v else "?" for v in s.sort_values())),
+        mean_test_accuracy=("test_accuracy", "mean"), sd_test_accuracy=("test_accuracy", "std"),
+        min_test_accuracy=("test_accuracy", "min"), max_test_accuracy=("test_accuracy", "max"),
+        target_accuracy=("target_accuracy", "first"), runs_at_target=("at_target", "sum"),
+        fastest_run_seconds=("run_seconds", "min"), slowest_run_seconds=("run_seconds", "max")).reset_index()
+    has_target = summary["target_accuracy"].notna()
+    summary["runs_at_target"] = summary["runs_at_target"].where(has_target)
+    summary.insert(summary.columns.get_loc("runs_at_target") + 1, "mean_at_target", [
+        ("yes" if m >= t else "no") if ok else "" for m, t, ok in
+        zip(summary["mean_test_accuracy"], summary["target_accuracy"], has_target)])
+    return summary
+
+
+def summary_lines(summary):
+    """One line per group of `seed_summary` with two or more runs, e.g. 'fast94, 11 epochs, mixed_bfloat16:
+    3 runs (seeds 0, 1, 2): mean test top-1 94.27% (sd 0.17 points, 94.09-94.41%); target 94.00%: mean
+    at it, 3 of 3 runs; 1,364-1,418 s a run (training + test)'."""
+    lines = []
+    for row in summary[summary["runs"] >= 2].itertuples():
+        target = (f"; target {100 * row.target_accuracy:.2f}%: mean {'at' if row.mean_at_target == 'yes' else 'below'}"
+                  f" it, {row.runs_at_target:.0f} of {row.runs} runs") if row.mean_at_target else ""
+        lines.append(f"{row.experiment}, {row.epochs:.0f} epochs, {row.precision}: {row.runs} runs (seeds {row.seeds}): "
+                     f"mean test top-1 {100 * row.mean_test_accuracy:.2f}% (sd {100 * row.sd_test_accuracy:.2f} points, "
+                     f"{100 * row.min_test_accuracy:.2f}-{100 * row.max_test_accuracy:.2f}%){target}; "
+                     f"{row.fastest_run_seconds:,.0f}-{row.slowest_run_seconds:,.0f} s a run (training + test)")
+    return lines
+
+
 def write_report(run_dirs, out_dir, data_dir=None):
-    """Write report.csv, report.md, report.html (`reporting.page`) and the figures into `out_dir`;
-    returns the table, best test top-1 first.
+    """Write report.csv, seeds.csv (seed_summary), report.md (both tables), report.html (`reporting.page`)
+    and the figures into `out_dir`; returns the table, best test top-1 first.
 
     Figures: curves.png (accuracy and loss of every run, overlaid), accuracy_vs_parameters.png,
     per_class.png (test accuracy per class), misclassified.png (test images the best
@@ -98,10 +148,15 @@ def write_report(run_dirs, out_dir, data_dir=None):
     """
     check_output_folder(out_dir, "--out")
     table = ordered(report_table(run_dirs))
+    summary = seed_summary(table)
     os.makedirs(out_dir, exist_ok=True)
     write_csv(os.path.join(out_dir, "report.csv"), table)
-    write_text(os.path.join(out_dir, "report.md"), table.to_markdown(index=False, floatfmt=".4g") + "\n")
+    write_csv(os.path.join(out_dir, "seeds.csv"), summary)
+    write_text(os.path.join(out_dir, "report.md"), table.to_markdown(index=False, floatfmt=".4g") + "\n\n"
+               "## Seeds: finished runs of one experiment at the same epochs and precision\n\n"
+               + summary.to_markdown(index=False, floatfmt=".4g") + "\n")
     made = figures.draw_all(run_dirs, table, out_dir, data_dir)
-    write_text(os.path.join(out_dir, "report.html"), page(table, [os.path.join(out_dir, f) for f in made], out_dir))
+    write_text(os.path.join(out_dir, "report.html"),
+               page(table, [os.path.join(out_dir, f) for f in made], out_dir, summary_lines(summary)))
     return table
 

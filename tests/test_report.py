@@ -3,6 +3,7 @@ import json
 import os
 
 import pandas as pd
+import pytest
 
 import run
 from experiments import get_experiment
@@ -30,8 +31,10 @@ def test_report_has_one_row_per_run_with_its_accuracy(synthetic_dir, tmp_path, c
         assert row["test_accuracy"] == metrics["test_top1"] and row["epochs"] == 2
         assert row["parameters"] == json.load(open(os.path.join(run_dir, "config.json")))["parameters"]
     assert pd.isna(table[table["run"] == str(unfinished)].iloc[0]["test_accuracy"])
-    md = (tmp_path / "report" / "report.md").read_text().strip().splitlines()
+    md = (tmp_path / "report" / "report.md").read_text().split("\n## Seeds")[0].strip().splitlines()
     assert len(md) == 2 + 3                                               # header, rule, three runs
+    seeds = pd.read_csv(tmp_path / "report" / "seeds.csv")
+    assert sorted(seeds["experiment"]) == ["lenet5", "tutorial_cnn"] and list(seeds["runs"]) == [1, 1]
     figures = {"curves.png", "accuracy_vs_parameters.png", "per_class.png", "misclassified.png"}
     assert figures <= set(os.listdir(tmp_path / "report"))
     html = (tmp_path / "report" / "report.html").read_text()
@@ -73,3 +76,34 @@ def test_a_misclassified_index_beyond_the_test_split_skips_the_grid(synthetic_di
     assert "no misclassified-image grid" in out and "names test image 12345; the test split has 20" in out
     assert not os.path.exists(tmp_path / "rep" / "misclassified.png")
     assert os.path.exists(tmp_path / "rep" / "report.html")
+
+
+def test_seed_summary_gives_each_recipes_mean_spread_and_time_to_target():
+    from reporting.report import COLUMNS, seed_summary, summary_lines
+    runs = [  # experiment, seed, epochs, precision, test top-1, training s, test s
+        ("fast94", 1, 11, "mixed_bfloat16", 0.9441, 1323, 42), ("fast94", 0, 11, "mixed_bfloat16", 0.9432, 1376, 42),
+        ("fast94", 2, 11, "mixed_bfloat16", 0.9409, 1330, 42), ("fast94", 0, 11, "float32", 0.9439, 1970, 70),
+        ("fast94", 3, 11, "mixed_bfloat16", None, 500, None),            # killed: not in the summary
+        ("fast94", 0, 10, "mixed_bfloat16", 0.9388, 1237, 42), ("lenet5", 0, 30, "float32", 0.7334, 629, 1),
+        ("lenet5", 1, 30, "float32", 0.7310, 640, 1)]
+    table = pd.DataFrame([{"run": f"r{i}", "experiment": e, "seed": s, "epochs": n, "precision": p, "test_accuracy": a,
+                           "target_accuracy": 0.94 if e == "fast94" else None, "wall_seconds": w, "test_seconds": t}
+                          for i, (e, s, n, p, a, w, t) in enumerate(runs)], columns=COLUMNS)
+    summary = seed_summary(table).set_index(["experiment", "epochs", "precision"])
+    bf16 = summary.loc[("fast94", 11, "mixed_bfloat16")]
+    assert bf16["runs"] == 3 and bf16["seeds"] == "0, 1, 2"
+    assert bf16["mean_test_accuracy"] == pytest.approx(0.942733, abs=1e-6)
+    assert bf16["sd_test_accuracy"] == pytest.approx(pd.Series([0.9432, 0.9441, 0.9409]).std())
+    assert (bf16["min_test_accuracy"], bf16["max_test_accuracy"]) == (0.9409, 0.9441)
+    assert bf16["runs_at_target"] == 3 and bf16["mean_at_target"] == "yes"
+    assert (bf16["fastest_run_seconds"], bf16["slowest_run_seconds"]) == (1365, 1418)
+    assert summary.loc[("fast94", 10, "mixed_bfloat16"), "mean_at_target"] == "no"
+    lenet = summary.loc[("lenet5", 30, "float32")]
+    assert lenet["mean_at_target"] == "" and pd.isna(lenet["runs_at_target"])
+    assert len(summary) == 4
+    lines = summary_lines(seed_summary(table))      # groups of two or more runs only
+    assert lines == [
+        "fast94, 11 epochs, mixed_bfloat16: 3 runs (seeds 0, 1, 2): mean test top-1 94.27% (sd 0.17 points, "
+        "94.09-94.41%); target 94.00%: mean at it, 3 of 3 runs; 1,365-1,418 s a run (training + test)",
+        "lenet5, 30 epochs, float32: 2 runs (seeds 0, 1): mean test top-1 73.22% (sd 0.17 points, 73.10-73.34%); "
+        "630-641 s a run (training + test)"]
