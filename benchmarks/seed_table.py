@@ -59,23 +59,32 @@ def percent(value):
     return "" if value is None or value != value else f"{100 * value:.2f}%"
 
 
+def rank(finished, done, planned):
+    """(finished, share of the recipe's epochs run, at most 1) of a run or row, for picking one per experiment:
+    finished beats stopped, then the larger share, so a whole run of a recipe whose epochs were cut
+    (10 of 10) ties with a run of the longer old recipe (12 of 10, or "12 of 12" in an old table) and
+    the newer wins, while a part-run (37 of 60) beats a smaller share of a longer recipe (40 of 80)."""
+    return finished, min(done / planned, 1.0)
+
+
 def table_rows(output_dir):
-    """One row per experiment: of its run folders under output_dir, the finished one with the most
-    epochs (the latest of equals; run folders sort by time), else the latest stopped one."""
+    """One row per experiment: of its run folders under output_dir, the finished one with the largest share
+    of today's recipe (rank; the latest of equals: run folders sort by time), else the latest stopped one."""
     from experiments import get_experiment, list_experiments
     from reporting.report import run_row, runs_below
     from training.rundir import read_json
     chosen = {}
     for run_dir in runs_below(output_dir):
         row = run_row(run_dir)
-        rank = (row["test_accuracy"] is not None, row["epochs"])
-        if row["experiment"] not in chosen or rank >= chosen[row["experiment"]][0]:
-            chosen[row["experiment"]] = (rank, run_dir, row)
-    rows = []
-    for name, (_, run_dir, row) in sorted(chosen.items()):
+        name = row["experiment"]
         recipe = get_experiment(name) if name in list_experiments() else None
-        planned = read_json(os.path.join(run_dir, "config.json"))["experiment"]["epochs"]
-        recipe_epochs = recipe.epochs if recipe else planned
+        planned = recipe.epochs if recipe else read_json(os.path.join(run_dir, "config.json"))["experiment"]["epochs"]
+        key = rank(row["test_accuracy"] is not None, row["epochs"], planned)
+        if name not in chosen or key >= chosen[name][0]:
+            chosen[name] = (key, planned, row)
+    rows = []
+    for name, (_, recipe_epochs, row) in sorted(chosen.items()):
+        recipe = get_experiment(name) if name in list_experiments() else None
         finished = row["test_accuracy"] is not None
         rows.append({
             "experiment": name, "model": row["model"], "parameters": f"{row['parameters']:,}",
@@ -91,11 +100,9 @@ def table_rows(output_dir):
 
 
 def row_rank(row):
-    """(finished, share of its recipe's epochs run) of a table row ("37 of 60" -> 0.62), for comparing rows:
-    finished beats stopped, then the larger share, so a full run of a recipe whose epochs were cut
-    ("10 of 10") replaces the longer old recipe's row ("12 of 12") and a part-run never does."""
+    """rank of a table row ("37 of 60" and a test figure -> (True, 0.62))."""
     done, _, planned = str(row["epochs"]).split()[:3]
-    return str(row["test top-1"]).endswith("%"), int(done) / int(planned)
+    return rank(str(row["test top-1"]).endswith("%"), int(done), int(planned))
 
 
 def merged_rows(rows, previous_csv):

@@ -16,6 +16,7 @@ figure into the manifest and at the top of the card, for a model whose run folde
 """
 import argparse
 import datetime
+import json
 import os
 import re
 import shutil
@@ -27,6 +28,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from callbacks import read_history  # noqa: E402
 from data.provenance import describe_copy, short_provenance  # noqa: E402
+from errors import UnknownNameError  # noqa: E402
+from experiments import get_experiment  # noqa: E402
 from pretrained import HERE, MANIFEST, resolve, sha256, shipped  # noqa: E402
 from training.rundir import read_json, write_json, write_text  # noqa: E402
 
@@ -53,6 +56,33 @@ Mean test top-1 over {len(runs)} seeds: **{100 * top1.mean():.2f}%** (standard d
 """
 
 
+# Not compared: the text fields, and the augmentation engine (config.json names the engine `auto` resolved to).
+UNCOMPARED = ("source", "claim", "augment_engine")
+
+
+def recipe_differences(exp):
+    """{field: (today's recipe value, the run's value)} where a run's recipe (config.json's "experiment", a
+    dict) differs from the recipe registered under its name today: the run's command-line overrides, or
+    a recipe changed since the run. Raises UnknownNameError when no recipe has that name any more."""
+    today = json.loads(json.dumps(get_experiment(exp["name"]).to_dict()))    # JSON's types, as config.json
+    return {k: (today[k], v) for k, v in exp.items() if k in today and k not in UNCOMPARED and today[k] != v}
+
+
+def experiment_row(exp):
+    """The card's description of a run's recipe: today's `source` when the run trained exactly today's recipe
+    (it may have passed as an override what later became the recipe), else the run's own `source` and
+    the fields in which it differs from today's recipe."""
+    try:
+        differences = recipe_differences(exp)
+    except UnknownNameError:
+        return f"`{exp['name']}` (no longer a registered recipe): {exp['source']}"
+    if not differences:
+        return f"`{exp['name']}`: {get_experiment(exp['name']).source}"
+    changed = ", ".join(f"{k} {json.dumps(run)} (recipe: {json.dumps(recipe)})"
+                        for k, (recipe, run) in differences.items())
+    return f"`{exp['name']}`: {exp['source']}; this run differs from today's recipe: {changed}"
+
+
 def card(name, config, metrics, history, digest, note="", seeds=()):
     """The model card (Markdown) of a shipped run; `seeds`: [(config, metrics)] of other seeds' runs."""
     exp, env = config["experiment"], config["environment"]
@@ -75,7 +105,7 @@ def card(name, config, metrics, history, digest, note="", seeds=()):
 | file | `{name}.h5` (whole Keras model; input raw uint8 RGB (N, 32, 32, 3), output (N, 10) probabilities) |
 | sha256 | `{digest}` |
 | command | `python {config['command']}` |
-| experiment | `{exp['name']}`: {exp['source']} |
+| experiment | {experiment_row(exp)} |
 | epochs | {metrics['epochs']} of batch {exp['batch_size']}, {exp['optimizer']} lr {exp['lr']:g}, schedule {exp['schedule']} |
 | weights tested | {metrics['evaluated']} ({'weight average (EMA)' if exp.get('ema_momentum') else 'lookahead: the weights end at their running average' if exp.get('lookahead') else 'as trained'}) |
 | training images | {config['options']['val_split'] and 50000 - config['options']['val_split'] or 50000:,} (validation split {config['options']['val_split']}) |

@@ -44,7 +44,19 @@ def test_ship_copies_the_tested_model_and_writes_its_card(shipped_run):
                  "| epochs | 1 of batch 10", "| airplane |"):
         assert fact in card
     assert "Every seed" not in card and "JPEG" not in card
+    recipe = get_experiment("lenet5")
+    assert (f"this run differs from today's recipe: batch_size 10 (recipe: {recipe.batch_size}), "
+            f"epochs 1 (recipe: {recipe.epochs})") in card
     assert pretrained.resolve("tiny") == str(shelf / "tiny.h5")
+
+
+def test_a_run_of_todays_recipe_is_described_by_todays_source():
+    recipe = get_experiment("fast94")
+    run_recipe = {**recipe.to_dict(), "augment_engine": "layers", "source": "the recipe's text when the run began"}
+    assert ship.recipe_differences(run_recipe) == {}
+    assert ship.experiment_row(run_recipe) == f"`fast94`: {recipe.source}"
+    assert ship.recipe_differences({**run_recipe, "epochs": 10}) == {"epochs": (recipe.epochs, 10)}
+    assert ship.experiment_row({**run_recipe, "name": "gone"}).startswith("`gone` (no longer a registered recipe)")
 
 
 def test_a_card_quotes_every_seed_with_their_mean_and_spread(shipped_run, synthetic_dir, tmp_path):

@@ -43,18 +43,21 @@ def test_rows_of_lost_run_folders_stay_unless_a_run_measures_further(tmp_path):
     header = "experiment,epochs,test top-1\n"
     previous = tmp_path / "seed_table.csv"
     previous.write_text(header + "a,60 of 60,90.00%\nb,37 of 60 (stopped),stopped: no test figure\n"
-                        "c,1 of 20,50.00%\nd,5 of 5,80.00%\ne,12 of 12,94.39%\nf,37 of 60 (stopped),stopped\n")
+                        "c,1 of 20,50.00%\nd,5 of 5,80.00%\ne,12 of 12,94.39%\nf,37 of 60 (stopped),stopped\n"
+                        "g,12 of 11,94.10%\n")
     from_folders = [{"experiment": "a", "epochs": "10 of 60 (stopped)", "test top-1": "stopped: no test figure"},
                     {"experiment": "b", "epochs": "60 of 60", "test top-1": "91.00%"},
                     {"experiment": "c", "epochs": "1 of 20", "test top-1": "51.00%"},
                     {"experiment": "e", "epochs": "10 of 10", "test top-1": "94.33%"},       # its recipe was cut
-                    {"experiment": "f", "epochs": "40 of 80 (stopped)", "test top-1": "stopped"}]
+                    {"experiment": "f", "epochs": "40 of 80 (stopped)", "test top-1": "stopped"},
+                    {"experiment": "g", "epochs": "11 of 11", "test top-1": "94.27%"}]
     rows = {row["experiment"]: row for row in seed_table.merged_rows(from_folders, str(previous))}
-    assert sorted(rows) == ["a", "b", "c", "d", "e", "f"]
+    assert sorted(rows) == ["a", "b", "c", "d", "e", "f", "g"]
     assert rows["a"]["test top-1"] == "90.00%"       # finished beats a later stopped run
     assert rows["b"]["test top-1"] == "91.00%"       # a finished run beats the stopped row
     assert rows["c"]["test top-1"] == "51.00%"       # as far: the run folder's (newer) figure
     assert rows["d"]["epochs"] == "5 of 5"           # no run folder: the row stays
     assert rows["e"]["test top-1"] == "94.33%"       # the whole (shorter) recipe replaces the old whole one
     assert rows["f"]["epochs"] == "37 of 60 (stopped)"   # 62% of its recipe beats 50% of a longer one
+    assert rows["g"]["test top-1"] == "94.27%"       # today's whole recipe ties with more epochs: the newer wins
     assert seed_table.merged_rows(from_folders, str(tmp_path / "missing.csv")) == from_folders
