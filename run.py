@@ -312,13 +312,13 @@ def cmd_tune(args):
 
 def cmd_report(args):
     from reporting import find_runs, write_report
-    from reporting.report import seed_summary, summary_lines
+    from reporting.report import summary_lines
     runs = find_runs(args.runs)
-    table = write_report(runs, args.out, args.data_dir)
+    table, summary = write_report(runs, args.out, args.data_dir)
     shown = table.drop(columns=["device", "target_accuracy", "test_seconds"]).assign(
         run=table["run"].map(lambda r: os.path.basename(os.path.normpath(r))))
     print(shown.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}"))
-    for line in summary_lines(seed_summary(table)):
+    for line in summary_lines(summary):
         print(line)
     print(f"{len(table)} runs; wrote report.csv, seeds.csv, report.md, report.html and figures to {args.out}")
     return 0

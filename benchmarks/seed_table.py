@@ -81,10 +81,9 @@ def table_rows(output_dir):
         planned = recipe.epochs if recipe else read_json(os.path.join(run_dir, "config.json"))["experiment"]["epochs"]
         key = rank(row["test_accuracy"] is not None, row["epochs"], planned)
         if name not in chosen or key >= chosen[name][0]:
-            chosen[name] = (key, planned, row)
+            chosen[name] = (key, recipe, planned, row)
     rows = []
-    for name, (_, recipe_epochs, row) in sorted(chosen.items()):
-        recipe = get_experiment(name) if name in list_experiments() else None
+    for name, (_, recipe, recipe_epochs, row) in sorted(chosen.items()):
         finished = row["test_accuracy"] is not None
         rows.append({
             "experiment": name, "model": row["model"], "parameters": f"{row['parameters']:,}",

@@ -137,7 +137,7 @@ def summary_lines(summary):
 
 def write_report(run_dirs, out_dir, data_dir=None):
     """Write report.csv, seeds.csv (seed_summary), report.md (both tables), report.html (`reporting.page`)
-    and the figures into `out_dir`; returns the table, best test top-1 first.
+    and the figures into `out_dir`; returns (the table, best test top-1 first; seed_summary of it).
 
     Figures: curves.png (accuracy and loss of every run, overlaid), accuracy_vs_parameters.png,
     per_class.png (test accuracy per class), misclassified.png (test images the best
@@ -158,5 +158,5 @@ def write_report(run_dirs, out_dir, data_dir=None):
     made = figures.draw_all(run_dirs, table, out_dir, data_dir)
     write_text(os.path.join(out_dir, "report.html"),
                page(table, [os.path.join(out_dir, f) for f in made], out_dir, summary_lines(summary)))
-    return table
+    return table, summary
 
