@@ -139,6 +139,7 @@ def build_parser():
     r.add_argument("--batch-size", type=positive_int)
     r.add_argument("--lr", type=positive_float, help="initial learning rate")
     r.add_argument("--optimizer", help=_one_of(OPTIMIZERS))
+    r.add_argument("--optimizer-args", type=key_values, help="the optimizer's own arguments, e.g. muon_lr=0.24")
     r.add_argument("--momentum", type=non_negative_float)
     r.add_argument("--weight-decay", type=non_negative_float)
     r.add_argument("--label-smoothing", type=non_negative_float)
@@ -215,7 +216,7 @@ def data_options(parser):
         g.add_argument("--limit-train", type=positive_int, help="use only N training images")
 
 
-RECIPE_FLAGS = ("model", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
+RECIPE_FLAGS = ("model", "epochs", "batch_size", "lr", "optimizer", "optimizer_args", "momentum", "weight_decay",
                 "label_smoothing", "schedule", "schedule_args", "augment", "augment_engine", "precision", "hp")
 RUN_FLAGS = ("val_split", "limit_train", "seed", "output_dir", "strategy", "tensorboard", "precise_bn")
 

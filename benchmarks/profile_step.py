@@ -46,7 +46,7 @@ def category(op_name, thread):
         return "pooling"
     if op_type == "Cast":
         return "casts"
-    if any(key in path for key in ("sgd", "adam", "optimizer")) or op_type.startswith(("Assign", "ResourceApply")):
+    if any(key in path for key in ("sgd", "adam", "muon", "optimizer")) or op_type.startswith(("Assign", "ResourceApply")):
         return "optimizer update"
     if any(key in path for key in ("loss", "metrics", "accuracy", "crossentropy")):
         return "loss and metrics"

@@ -10,7 +10,17 @@ import fnmatch
 from errors import SuiteError, UnknownNameError
 from experiments.fields import Field, check_fields, positive, unit_interval
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+# Each optimizer's own arguments (see training.train.make_optimizer) with their defaults; the
+# shared ones (lr, momentum, nesterov, weight_decay) are recipe fields. "muon" is optimizers.MuonSGD:
+# the Muon step for convolution kernels (peak learning rate muon_lr, momentum muon_momentum,
+# ns_steps Newton-Schulz iterations), Nesterov SGD at lr with `momentum` for the other weights.
+OPTIMIZER_ARGS = {
+    "sgd": {}, "adam": {}, "adamw": {}, "rmsprop": {},
+    "muon": {"muon_lr": Field("float", 0, 10, low_open=True, default=0.24),
+             "muon_momentum": Field("float", 0, 1, low_open=True, high_open=True, default=0.6),
+             "ns_steps": Field("int", 1, 20, default=3)},
+}
+OPTIMIZERS = tuple(OPTIMIZER_ARGS)
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 AUGMENT_ENGINES = ("auto", "layers", "pydataset", "imagedatagenerator")   # as data.pipeline.ENGINES
 EVALUATE_WEIGHTS = ("best", "final")
@@ -74,7 +84,8 @@ class Experiment:
 
     Fields (units): `epochs` (passes over the training split), `batch_size` (images),
     `lr` (initial learning rate), `weight_decay` (Keras' decoupled optimizer weight
-    decay), `schedule` and `schedule_args` (see callbacks.schedules.make_schedule),
+    decay), `optimizer_args` (the optimizer's own arguments: OPTIMIZER_ARGS), `schedule`
+    and `schedule_args` (see callbacks.schedules.make_schedule),
     `augment` (ImageDataGenerator parameters: rotation in degrees, shifts as a
     fraction of the image or, when >= 1, in pixels, zoom as a fraction),
     `augment_engine` (how augmentation is computed: data.pipeline.ENGINES), `precision` (a Keras dtype policy
@@ -91,6 +102,7 @@ class Experiment:
     model: str
     model_kwargs: dict = dataclasses.field(default_factory=dict)
     optimizer: str = "sgd"
+    optimizer_args: dict = dataclasses.field(default_factory=dict)
     lr: float = 0.01
     momentum: float = 0.9
     nesterov: bool = False
@@ -130,13 +142,16 @@ class Experiment:
                              "input shape (32, 32, 3), the 10 classes and the initial weights")
         if self.target_accuracy is not None:
             Field("float", 0, 1).check("target_accuracy", self.target_accuracy)
+        check_fields(self.optimizer_args, OPTIMIZER_ARGS[self.optimizer],
+                     lambda key: f"--optimizer-args {key} (optimizer {self.optimizer})")
         check_fields(self.schedule_args, SCHEDULE_ARGS[self.schedule],
                      lambda key: f"--schedule-args {key} (schedule {self.schedule})")
         check_augment(self.augment)
 
     def with_overrides(self, **overrides):
         """A copy with the given fields replaced; None values are ignored. Another schedule without
-        its own schedule_args drops the recipe's (they belong to the recipe's schedule).
+        its own schedule_args drops the recipe's (they belong to the recipe's schedule); another
+        optimizer without its own optimizer_args drops the recipe's likewise.
 
         Raises:
             SuiteError: an unknown field or a bad value.
@@ -148,6 +163,8 @@ class Experiment:
         given = {k: v for k, v in overrides.items() if v is not None}
         if given.get("schedule", self.schedule) != self.schedule and "schedule_args" not in given:
             given["schedule_args"] = {}
+        if given.get("optimizer", self.optimizer) != self.optimizer and "optimizer_args" not in given:
+            given["optimizer_args"] = {}
         return dataclasses.replace(self, **given)
 
     def with_hp(self, hp):

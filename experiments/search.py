@@ -55,7 +55,7 @@ def apply_point(exp, values):
 
     Returns:
         a checked Experiment. A changed schedule drops the recipe's schedule_args
-        (they belong to the old schedule).
+        (they belong to the old schedule); a changed optimizer its optimizer_args.
 
     Raises:
         SuiteError: an unknown name or a bad value.
@@ -73,5 +73,7 @@ def apply_point(exp, values):
             fields[name] = value
     if fields.get("schedule", exp.schedule) != exp.schedule:
         fields["schedule_args"] = {}
+    if fields.get("optimizer", exp.optimizer) != exp.optimizer:
+        fields["optimizer_args"] = {}
     augment = {k: v for k, v in augment.items() if v not in (0, 0.0)}
     return exp.with_overrides(model_kwargs=model_kwargs, augment=augment, **fields)

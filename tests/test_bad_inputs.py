@@ -76,6 +76,11 @@ CASES = [
     ("schedule-text-patience", "non-numeric plateau patience", ["train", "lenet5", "--schedule", "plateau",
      "--schedule-args", "patience=abc", "--epochs", "6", *T],
      "--schedule-args patience (schedule plateau): 'abc' is not allowed; it must be a whole number in [0, 1000]"),
+    ("optimizer-args", "an optimizer argument out of range", ["train", "fast94_muon", "--optimizer-args",
+     "muon_momentum=1", *T], "--optimizer-args muon_momentum (optimizer muon): 1 is not allowed; it must be a finite "
+     "number in (0, 1)"),
+    ("optimizer-args-other", "another optimizer's argument", ["train", "lenet5", "--optimizer-args", "muon_lr=0.1",
+     *T], "--optimizer-args muon_lr (optimizer sgd): unknown; choose from: none"),
     ("bad-hp", "model hyperparameter the builder lacks", ["train", "lenet5", "--hp", "depth=3", "--batch-size", "8", *T],
      "model lenet5 takes no argument 'depth'"),
     ("hp-classes", "--hp reaching create_model's classes", ["train", "lenet5", "--hp", "classes=100", *T],

@@ -86,6 +86,10 @@ def test_overrides_replace_fields_and_ignore_none():
     ({"schedule": "plateau", "schedule_args": {"patience": "abc"}}, "--schedule-args patience .*: 'abc' is not allowed"),
     ({"schedule": "step", "schedule_args": {"drop_epochs": [10, 0]}}, "--schedule-args drop_epochs .*; it must be a list of whole"),
     ({"schedule": "cosine", "schedule_args": {"gamma": 2}}, "--schedule-args gamma .*: unknown; choose from: alpha"),
+    ({"optimizer": "muon", "optimizer_args": {"muon_lr": 0}},
+     r"--optimizer-args muon_lr \(optimizer muon\): 0 is not allowed; it must be a finite number in \(0, 10\]"),
+    ({"optimizer": "muon", "optimizer_args": {"ns_steps": 2.5}}, "--optimizer-args ns_steps .*: 2.5 is not allowed"),
+    ({"optimizer": "sgd", "optimizer_args": {"muon_lr": 0.1}}, r"--optimizer-args muon_lr \(optimizer sgd\): unknown"),
     ({"colour": "red"}, "unknown experiment field"),
 ])
 def test_bad_overrides_are_refused(overrides, message):
@@ -100,6 +104,14 @@ def test_another_schedule_drops_the_recipes_schedule_args():
     assert cosine.schedule_args == {}
     assert recipe.with_overrides(schedule="cosine", schedule_args={"alpha": 0.1}).schedule_args == {"alpha": 0.1}
     assert recipe.with_overrides(epochs=3).schedule_args == recipe.schedule_args      # same schedule: kept
+
+
+def test_another_optimizer_drops_the_recipes_optimizer_args():
+    recipe = get_experiment("fast94_muon")
+    assert recipe.optimizer == "muon" and recipe.optimizer_args
+    assert recipe.with_overrides(optimizer="sgd").optimizer_args == {}
+    assert recipe.with_overrides(epochs=3).optimizer_args == recipe.optimizer_args       # same optimizer: kept
+    assert get_experiment("lenet5").with_overrides(optimizer="muon").optimizer_args == {}
 
 
 def test_unknown_experiment_lists_valid_names():

@@ -155,3 +155,15 @@ def test_float32_norm_computes_batchnorm_and_gelu_in_float32_and_keeps_the_weigh
     fast.set_weights(plain.get_weights())                          # same variables, same shapes
     x = correlated_images(8).clip(0, 1) * 255
     np.testing.assert_allclose(fast.predict(x, verbose=0), plain.predict(x, verbose=0), atol=0.05)
+
+
+def test_linear_decay_without_warmup_and_the_head_initialization_of_fast94_muon():
+    s, _ = make_schedule("warmup_linear", 1.0, {"warmup": 0, "start": 1, "end": 0.005}, 8, 25)   # 200 steps
+    rate = lambda step: float(keras.ops.convert_to_numpy(s(step)))   # noqa: E731
+    assert rate(0) == rate(1) == pytest.approx(1.0)
+    assert rate(100) == pytest.approx(1 - 0.995 * 99 / 199, rel=1e-5) and rate(200) == pytest.approx(0.005)
+    keras.utils.set_random_seed(0)
+    head = create_model("fast94", head_std=0.03125).layers[-3]
+    kernel = keras.ops.convert_to_numpy(head.kernel)
+    assert isinstance(head, keras.layers.Dense) and kernel.std() == pytest.approx(0.03125, rel=0.15)
+    assert np.abs(kernel).max() <= 0.03125 * np.sqrt(3) + 1e-7                 # uniform: |w| <= std * sqrt(3)

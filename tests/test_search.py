@@ -17,6 +17,9 @@ def test_a_point_sets_fields_model_arguments_and_augmentation():
     assert changed.augment["width_shift_range"] == changed.augment["height_shift_range"] == 0.15
     assert apply_point(exp, {"augment.shift": 0.0}).augment == {"horizontal_flip": True}   # 0 turns it off
     assert exp.lr == 0.003                                                                 # the recipe is untouched
+    muon = get_experiment("fast94_muon")
+    assert apply_point(muon, {"optimizer": "sgd"}).optimizer_args == {}          # muon_lr belongs to muon
+    assert apply_point(muon, {"lr": 1.0}).optimizer_args == muon.optimizer_args
 
 
 def test_pyramid_space_and_bad_specs():

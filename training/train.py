@@ -27,7 +27,9 @@ from data.provenance import data_provenance
 from data.pipeline import check_batch_size, resolve_engine, steps_per_epoch, train_dataset
 from errors import SuiteError
 from experiments import Experiment
+from experiments.config import OPTIMIZER_ARGS
 from models import adapt_model, create_model, with_test_time_augmentation
+from optimizers import MuonSGD
 from training.evaluate import EVAL_BATCH_SIZE, evaluate_model, load_saved_model
 from training.hardware import (STRATEGIES, choose_precision, describe_device, distribution_scope, fix_multiworker_build,
                                is_chief)
@@ -87,10 +89,19 @@ def load_splits(opts, default_val_split=5000):
 
 
 def make_optimizer(exp, learning_rate):
-    """The experiment's Keras optimizer with `learning_rate` (a float or a schedule)."""
+    """The experiment's Keras optimizer with `learning_rate` (a float or a schedule).
+
+    "muon" is optimizers.MuonSGD: its Muon step follows the same schedule, scaled to peak at
+    optimizer_args["muon_lr"] when `learning_rate` peaks at exp.lr.
+    """
     wd = exp.weight_decay or None
     # Keras' own weight averaging: at the end of fit the weights become their moving average.
     ema = {"use_ema": True, "ema_momentum": exp.ema_momentum} if exp.ema_momentum else {}
+    if exp.optimizer == "muon":
+        args = {k: f.default for k, f in OPTIMIZER_ARGS["muon"].items()} | exp.optimizer_args
+        return MuonSGD(learning_rate, muon_scale=args["muon_lr"] / exp.lr, muon_momentum=args["muon_momentum"],
+                       ns_steps=args["ns_steps"], momentum=exp.momentum, nesterov=exp.nesterov, weight_decay=wd,
+                       **ema)
     if exp.optimizer == "sgd":
         return keras.optimizers.SGD(learning_rate, momentum=exp.momentum, nesterov=exp.nesterov, weight_decay=wd,
                                     **ema)
