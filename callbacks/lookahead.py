@@ -6,6 +6,8 @@ weights themselves back to their average while training, hence this callback.
 import keras
 from keras import ops
 
+from callbacks.weights import sync_weights
+
 
 class Lookahead(keras.callbacks.Callback):
     """Every `every` optimizer steps: average <- average + (1 - d) (weights - average), then weights <- average.
@@ -34,15 +36,18 @@ class Lookahead(keras.callbacks.Callback):
         self.average = None      # taken at the first batch: after a resume has restored the weights
 
     def on_train_batch_begin(self, batch, logs=None):
+        sync_weights(self.model)
         if self.average is None:
             self.average = [ops.copy(v.value) for v in self._variables()]
 
     def on_train_batch_end(self, batch, logs=None):
         step = int(ops.convert_to_numpy(self.model.optimizer.iterations))
         if step % self.every == 0:
+            sync_weights(self.model)
             self.update(self.base ** self.every * min(step / self.total_steps, 1.0) ** 3)
 
     def on_train_end(self, logs=None):
+        sync_weights(self.model)
         if self.average is not None:
             self.update(1.0)
 
@@ -50,4 +55,4 @@ class Lookahead(keras.callbacks.Callback):
         """Move the average towards the weights by (1 - decay), and set the weights to it."""
         for i, var in enumerate(self._variables()):
             self.average[i] = self.average[i] + (1 - decay) * (var.value - self.average[i])
-            var.assign(self.average[i])
+            var.assign(ops.copy(self.average[i]))   # its own buffer: JAX donates the variables to each step

@@ -74,7 +74,7 @@ RECIPE_FIELDS = {
     "lr": positive(high=10), "momentum": unit_interval(), "weight_decay": unit_interval(),
     "label_smoothing": unit_interval(), "ema_momentum": unit_interval(), "lookahead": unit_interval(),
     "epochs": Field("int", 1, 100_000), "batch_size": Field("int", 1, 65_536), "val_split": Field("int", 0, None),
-    "nesterov": Field("bool"),
+    "nesterov": Field("bool"), "whitening_bias_epochs": Field("float", 0, 100_000),
 }
 
 
@@ -91,7 +91,9 @@ class Experiment:
     `augment_engine` (how augmentation is computed: data.pipeline.ENGINES), `precision` (a Keras dtype policy
     or 'auto'), `val_split` (validation images held out of the 50,000 unless the
     command line says otherwise), `ema_momentum` (0: off; else the test uses an
-    exponential moving average of the weights, Keras' `use_ema`), `evaluate_weights`
+    exponential moving average of the weights, Keras' `use_ema`), `lookahead` (airbench94's; 0: off),
+    `whitening_bias_epochs` (0: fast94's whitening bias follows the schedule throughout; else its
+    learning rate decays linearly to 0 at this epoch, then it is frozen: airbench94_muon's), `evaluate_weights`
     ('best' checkpoint, or the 'final' weights), `tta_level` (models.tta: 0 none, 1
     mirror, 2 mirror and 1-pixel translations), `target_accuracy` (test top-1, 0-1, whose
     time-to-reach is printed; None for none), `source` (where the recipe comes from) and
@@ -118,6 +120,7 @@ class Experiment:
     val_split: int = 5000
     ema_momentum: float = 0.0
     lookahead: float = 0.0
+    whitening_bias_epochs: float = 0.0
     evaluate_weights: str = "best"
     tta_level: int = 0
     target_accuracy: float = None

@@ -26,13 +26,14 @@ class PatchWhitening(layers.Layer):
     + eps x the mean pixel variance), and their negatives (airbench94's `init_whitening_conv`,
     whose eps 5e-4 applies to images normalized to unit variance). Call `adapt(images)`
     before training; the kernel is never trained, the bias is (airbench trains it for
-    the first 3 epochs only). Unlike airbench the patches are centred on their mean, which
-    replaces its per-channel normalization.
+    the first 3 epochs only: callbacks.WhiteningBiasDecay). Unlike airbench the patches are
+    centred on their mean, which replaces its per-channel normalization. The bias is stored
+    as bias / `bias_scale`, so SGD moves it bias_scale**2 times faster (as ScaledBias).
     """
 
-    def __init__(self, patch_size=2, eps=5e-4, **kwargs):
+    def __init__(self, patch_size=2, eps=5e-4, bias_scale=1.0, **kwargs):
         super().__init__(**kwargs)
-        self.patch_size, self.eps = patch_size, eps
+        self.patch_size, self.eps, self.bias_scale = patch_size, eps, bias_scale
 
     def build(self, input_shape):
         p, c = self.patch_size, input_shape[-1]
@@ -54,13 +55,14 @@ class PatchWhitening(layers.Layer):
         scaled = eigenvectors[:, ::-1] / np.sqrt(eigenvalues[::-1] + eps)         # columns: largest first
         kernel = np.concatenate([scaled, -scaled], axis=1)
         self.kernel.assign(kernel.reshape(p, p, c, -1).astype("float32"))
-        self.bias.assign((-mean @ kernel).astype("float32"))
+        self.bias.assign((-mean @ kernel / self.bias_scale).astype("float32"))
 
     def call(self, x):
-        return ops.conv(x, ops.cast(self.kernel, x.dtype), padding="valid") + ops.cast(self.bias, x.dtype)
+        bias = self.bias * self.bias_scale
+        return ops.conv(x, ops.cast(self.kernel, x.dtype), padding="valid") + ops.cast(bias, x.dtype)
 
     def get_config(self):
-        return {**super().get_config(), "patch_size": self.patch_size, "eps": self.eps}
+        return {**super().get_config(), "patch_size": self.patch_size, "eps": self.eps, "bias_scale": self.bias_scale}
 
 
 @saving.register_keras_serializable(package="cifar_suite")
@@ -140,7 +142,7 @@ def conv_group(x, filters, activation, momentum, bias_scale, identity_init=True,
 @register_model
 def fast94(input_shape=(32, 32, 3), classes=10, widths=(64, 256, 256), activation="gelu",
            bn_momentum=0.4, bias_scale=8.0, scaling_factor=1 / 9, whitening=True, identity_init=True,
-           float32_norm=True, head_std=None):
+           float32_norm=True, head_std=None, whitening_bias_scale=1.0):
     """airbench94's network (Keller Jordan, 2024): patch whitening, three conv groups, a linear head.
 
     Layers: PatchWhitening (2x2, 24 channels, 31x31) -> activation -> conv_group x3 with `widths`
@@ -150,7 +152,7 @@ def fast94(input_shape=(32, 32, 3), classes=10, widths=(64, 256, 256), activatio
 
     Where it differs from airbench94: exact GELU by default (`activation`, any Keras name);
     whitening patches are centred (no separate normalization); the whitening bias is
-    trained throughout; the output is softmax probabilities rather than logits.
+    trained throughout unless the recipe sets `whitening_bias_epochs`; the output is softmax probabilities rather than logits.
 
     Args:
         input_shape: (32, 32, 3) raw uint8 RGB in pixels.
@@ -171,12 +173,14 @@ def fast94(input_shape=(32, 32, 3), classes=10, widths=(64, 256, 256), activatio
             test top-1 over three seeds (README, speed section); no effect under float32.
         head_std: None initializes the head with Keras' Glorot uniform; a number, uniformly
             with that standard deviation (airbench94_muon: 1, with the output divided by 256).
+        whitening_bias_scale: PatchWhitening's `bias_scale`: 1 trains the whitening bias at the
+            optimizer's learning rate (airbench94), `bias_scale` at the BatchNorm biases' (airbench94_muon).
 
     Returns:
         keras.Model (N, 32, 32, 3) uint8 -> (N, classes) probabilities.
     """
     inputs, x = rescale_input(input_shape)
-    first = PatchWhitening(name="whitening") if whitening else layers.Conv2D(8 * input_shape[-1], 2, name="first_conv")
+    first = PatchWhitening(bias_scale=whitening_bias_scale, name="whitening") if whitening else layers.Conv2D(8 * input_shape[-1], 2, name="first_conv")
     x = layers.Activation(activation)(first(x))
     norm_dtype = "float32" if float32_norm else None
     for filters in widths:
@@ -192,7 +196,8 @@ def fast94(input_shape=(32, 32, 3), classes=10, widths=(64, 256, 256), activatio
 fast94.hyperparameters = {"bn_momentum": Field("float", 0, 1, high_open=True),
                           "bias_scale": Field("float", 0, 1000, low_open=True),
                           "scaling_factor": Field("float", 0, 10, low_open=True),
-                          "head_std": Field("float", 0, 100, low_open=True)}   # the rest: from the defaults
+                          "head_std": Field("float", 0, 100, low_open=True),
+                          "whitening_bias_scale": Field("float", 0, 1000, low_open=True)}   # the rest: from the defaults
 
 
 def adapt_model(model, images, limit=WHITENING_IMAGES):

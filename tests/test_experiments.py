@@ -90,6 +90,7 @@ def test_overrides_replace_fields_and_ignore_none():
      r"--optimizer-args muon_lr \(optimizer muon\): 0 is not allowed; it must be a finite number in \(0, 10\]"),
     ({"optimizer": "muon", "optimizer_args": {"ns_steps": 2.5}}, "--optimizer-args ns_steps .*: 2.5 is not allowed"),
     ({"optimizer": "sgd", "optimizer_args": {"muon_lr": 0.1}}, r"--optimizer-args muon_lr \(optimizer sgd\): unknown"),
+    ({"whitening_bias_epochs": -1}, r"--whitening-bias-epochs: -1 is not allowed; it must be a finite number in \[0, "),
     ({"colour": "red"}, "unknown experiment field"),
 ])
 def test_bad_overrides_are_refused(overrides, message):
@@ -115,5 +116,5 @@ def test_another_optimizer_drops_the_recipes_optimizer_args():
 
 
 def test_unknown_experiment_lists_valid_names():
-    with pytest.raises(UnknownNameError, match="choose one of: allcnn_c"):
+    with pytest.raises(UnknownNameError, match="choose one of: airbench94_muon, allcnn_c"):
         get_experiment("ygnet2")

@@ -117,6 +117,7 @@ def lookahead_fit(callbacks, steps=20):
     return model
 
 
+@pytest.mark.backends              # on JAX the weights live outside the variables during fit: callbacks.sync_weights
 def test_lookahead_moves_weights_to_their_average_and_ends_on_it():
     plain = lookahead_fit([]).get_weights()
     no_op = lookahead_fit([Lookahead(20, base=0.0)]).get_weights()        # decay 0: weights stay as trained

@@ -20,8 +20,8 @@ import keras
 import numpy as np
 
 from callbacks import (AtomicModelCheckpoint, EpochStats, HistoryCSV, Lookahead, NonFiniteLoss, PlotHistory,
-                       PreciseBatchNorm, RunBackup, StopOnNonFiniteLoss, make_schedule, median_train_speed,
-                       plot_confusion_matrix, read_history, recompute_batchnorm_statistics)
+                       PreciseBatchNorm, RunBackup, StopOnNonFiniteLoss, WhiteningBiasDecay, make_schedule,
+                       median_train_speed, plot_confusion_matrix, read_history, recompute_batchnorm_statistics)
 from data import CLASSES, load_cifar10, split_validation
 from data.provenance import data_provenance
 from data.pipeline import check_batch_size, resolve_engine, steps_per_epoch, train_dataset
@@ -129,11 +129,14 @@ def compiled_model(exp, learning_rate, images=None):
 
 def schedule_and_callbacks(exp, n_train):
     """The recipe's learning rate (float or schedule) and the callbacks it needs (ReduceLROnPlateau,
-    Lookahead) for `n_train` training images; used by training and by sweeps."""
+    Lookahead, WhiteningBiasDecay) for `n_train` training images; used by training and by sweeps."""
     steps = steps_per_epoch(n_train, exp.batch_size)
     learning_rate, extra = make_schedule(exp.schedule, exp.lr, exp.schedule_args, exp.epochs, steps)
     if exp.lookahead:
         extra = [*extra, Lookahead(exp.epochs * steps, base=exp.lookahead)]
+    if exp.whitening_bias_epochs:
+        initial_lr = float(learning_rate(0)) if callable(learning_rate) else learning_rate
+        extra = [*extra, WhiteningBiasDecay(round(exp.whitening_bias_epochs * steps), initial_lr)]
     return learning_rate, extra
 
 
