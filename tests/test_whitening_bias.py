@@ -73,6 +73,8 @@ def test_airbench94_muon_schedules_its_whitening_bias_over_three_epochs_at_the_b
     learning_rate, extra = schedule_and_callbacks(exp, 50_000)                # 25 steps of 2000 an epoch
     decay = [c for c in extra if isinstance(c, WhiteningBiasDecay)]
     assert len(decay) == 1 and decay[0].decay_steps == 75
+    _, short = schedule_and_callbacks(exp.with_overrides(whitening_bias_epochs=0.001), 50_000)
+    assert [c.decay_steps for c in short if isinstance(c, WhiteningBiasDecay)] == [1]       # at least one step
     assert decay[0].initial_lr == pytest.approx(float(ops.convert_to_numpy(learning_rate(0)))) == pytest.approx(1.31)
     model = create_model("fast94", **exp.model_kwargs)
     assert model.get_layer("whitening").bias_scale == 9.0                     # 81 x 1.31 = 106, as the BatchNorm biases

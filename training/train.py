@@ -136,7 +136,7 @@ def schedule_and_callbacks(exp, n_train):
         extra = [*extra, Lookahead(exp.epochs * steps, base=exp.lookahead)]
     if exp.whitening_bias_epochs:
         initial_lr = float(learning_rate(0)) if callable(learning_rate) else learning_rate
-        extra = [*extra, WhiteningBiasDecay(round(exp.whitening_bias_epochs * steps), initial_lr)]
+        extra = [*extra, WhiteningBiasDecay(max(1, round(exp.whitening_bias_epochs * steps)), initial_lr)]
     return learning_rate, extra
 
 
