@@ -8,7 +8,7 @@ import keras
 
 from errors import SuiteError
 from experiments.config import SCHEDULE_ARGS
-from experiments.fields import check_fields
+from experiments.fields import check_fields, with_defaults
 
 # What each schedule does with its arguments (their types, ranges and defaults are declared in
 # experiments.config.SCHEDULE_ARGS, where a recipe is checked):
@@ -43,7 +43,7 @@ def make_schedule(name, lr, args, epochs, steps_per_epoch):
     if name not in SCHEDULE_ARGS:
         raise SuiteError(f"unknown schedule {name!r}; choose one of: {', '.join(SCHEDULE_ARGS)}")
     check_fields(args, SCHEDULE_ARGS[name], lambda key: f"--schedule-args {key} (schedule {name})")
-    a = {**{key: field.default for key, field in SCHEDULE_ARGS[name].items()}, **args}
+    a = with_defaults(args, SCHEDULE_ARGS[name])
     total = epochs * steps_per_epoch
     s = keras.optimizers.schedules
     if name == "constant":

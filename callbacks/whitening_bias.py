@@ -37,11 +37,12 @@ class WhiteningBiasDecay(keras.callbacks.Callback):
         self.variables, self.before, self.factor = [], [], 0.0
 
     def on_train_begin(self, logs=None):
-        names = [layer.name for layer in self.model.layers]
-        if self.layer_name not in names:
+        try:
+            layer = self.model.get_layer(self.layer_name)
+        except ValueError:
             raise SuiteError(f"model {self.model.name} has no layer {self.layer_name!r}: the whitening-bias schedule "
-                             "(recipe field whitening_bias_epochs) needs fast94's patch whitening")
-        self.variables = self.model.get_layer(self.layer_name).trainable_variables
+                             "(recipe field whitening_bias_epochs) needs fast94's patch whitening") from None
+        self.variables = layer.trainable_variables
 
     def on_train_batch_begin(self, batch, logs=None):
         sync_weights(self.model)

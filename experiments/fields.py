@@ -108,3 +108,8 @@ def check_fields(values, fields, flag_of):
         if key not in fields:
             raise SuiteError(f"{flag_of(key)}: unknown; choose from: {', '.join(fields) or 'none'}")
         fields[key].check(flag_of(key), value)
+
+
+def with_defaults(values, fields):
+    """`values` (a checked dict) completed with each missing field's default: {key: value}."""
+    return {**{key: field.default for key, field in fields.items()}, **values}

@@ -20,6 +20,12 @@ from keras import ops
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 
 
+def frobenius_norm(x):
+    """||x||_F of a tensor of any rank, a scalar (keras.ops.norm of the flattened tensor: on TensorFlow
+    ops.norm without an axis refuses tensors of rank > 2)."""
+    return ops.norm(ops.reshape(x, (-1,)))
+
+
 def orthogonalize(matrix, steps=3, eps=1e-7):
     """Approximately the nearest semi-orthogonal matrix to `matrix` (U V^T of its SVD U S V^T).
 
@@ -28,7 +34,7 @@ def orthogonalize(matrix, steps=3, eps=1e-7):
     not an exact orthogonalization). Input and output: a 2-D tensor (m, n), same dtype.
     """
     a, b, c = NS_COEFFICIENTS
-    x = matrix / (ops.sqrt(ops.sum(ops.square(matrix))) + eps)
+    x = matrix / (frobenius_norm(matrix) + eps)
     wide = matrix.shape[0] <= matrix.shape[1]
     if not wide:
         x = ops.transpose(x)                 # iterate on the (small, small) Gram matrix
@@ -78,7 +84,7 @@ class MuonSGD(keras.optimizers.SGD):
         self.assign(buffer, self.muon_momentum * buffer + gradient)
         update = gradient + self.muon_momentum * buffer if self.nesterov else buffer
         out = variable.shape[-1]
-        kernel = variable * (math.sqrt(out) / ops.sqrt(ops.sum(ops.square(variable))))
+        kernel = variable * (math.sqrt(out) / frobenius_norm(variable))
         step = orthogonalize(ops.reshape(update, (-1, out)), self.ns_steps)
         self.assign(variable, kernel - lr * ops.reshape(step, variable.shape))
 

@@ -28,6 +28,7 @@ from data.pipeline import check_batch_size, resolve_engine, steps_per_epoch, tra
 from errors import SuiteError
 from experiments import Experiment
 from experiments.config import OPTIMIZER_ARGS
+from experiments.fields import with_defaults
 from models import adapt_model, create_model, with_test_time_augmentation
 from optimizers import MuonSGD
 from training.evaluate import EVAL_BATCH_SIZE, evaluate_model, load_saved_model
@@ -98,7 +99,7 @@ def make_optimizer(exp, learning_rate):
     # Keras' own weight averaging: at the end of fit the weights become their moving average.
     ema = {"use_ema": True, "ema_momentum": exp.ema_momentum} if exp.ema_momentum else {}
     if exp.optimizer == "muon":
-        args = {k: f.default for k, f in OPTIMIZER_ARGS["muon"].items()} | exp.optimizer_args
+        args = with_defaults(exp.optimizer_args, OPTIMIZER_ARGS["muon"])
         return MuonSGD(learning_rate, muon_scale=args["muon_lr"] / exp.lr, muon_momentum=args["muon_momentum"],
                        ns_steps=args["ns_steps"], momentum=exp.momentum, nesterov=exp.nesterov, weight_decay=wd,
                        **ema)
