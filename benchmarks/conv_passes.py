@@ -2,7 +2,7 @@
 the gradient with respect to the input and the gradient with respect to the kernel.
 
     python benchmarks/conv_passes.py [--experiment fast94] [--batch 1024] [--repeats 5]
-        [--precision both|float32|bfloat16] [--csv conv_passes.csv]
+        [--precision both|float32|bfloat16] [--kernel-gradient-forms] [--csv conv_passes.csv]
 
 Why: roofline.py gives a model's fraction of a matrix product's peak as one number; this says
 which pass of which layer holds it back. Each pass runs on its own as the TensorFlow op a
@@ -15,6 +15,10 @@ model's first layer). The peak beside them is roofline.py's (an n x n matrix pro
 where roofline.py measures its peak (a GPU, or a CPU with AMX or AVX512-BF16); the first line
 says which. Layers: keras.layers.Conv2D with one group (others are listed as skipped: Keras
 computes grouped, depthwise and separable convolutions through other ops). TensorFlow only.
+
+`--kernel-gradient-forms` also times two other ways to compute the kernel gradient of each
+stride-1, dilation-1 layer from matrix products (KERNEL_GRADIENT_FORMS), to see whether any beats
+oneDNN's Conv2DBackpropFilter at these shapes.
 """
 import argparse
 import os
@@ -27,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402  (the suite's root on the path first)
 
 PASSES = ("forward", "input gradient", "kernel gradient")
+KERNEL_GRADIENT_FORMS = ("kernel gradient, 9 shifted matmuls", "kernel gradient, im2col matmul")
 
 
 def conv_layers(model):
@@ -34,7 +39,7 @@ def conv_layers(model):
     from keras import layers
     plain, skipped = [], []
     for layer in model._flatten_layers(include_self=False):
-        if type(layer) is layers.Conv2D and layer.groups == 1:
+        if isinstance(layer, layers.Conv2D) and layer.groups == 1:   # models.conv.Conv2D included
             plain.append(layer)
         elif isinstance(layer, (layers.Conv2D, layers.DepthwiseConv2D, layers.SeparableConv2D)):
             skipped.append(layer.name)
@@ -57,6 +62,35 @@ def pass_functions(layer):
                 input=x, filter_sizes=tf.shape(k), out_backprop=dy, **conv)}
 
 
+def kernel_gradient_forms(layer):
+    """{form: f(x, kernel, dy)}: the kernel gradient of one stride-1, dilation-1 Conv2D layer as
+    matrix products rather than TensorFlow's Conv2DBackpropFilter; {} for other layers.
+
+    "9 shifted matmuls" (for a 3 x 3 kernel; kh x kw in general): models.conv's
+    shifted_matmul_kernel_gradient, the form models.conv.Conv2D trains with where it applies.
+    "im2col matmul": tf.image.extract_patches' (N H' W', kh kw C_in) patches,
+    transposed times dy, in one product. Both return the kernel's shape (kh, kw, C_in, C_out), the
+    same values as Conv2DBackpropFilter (up to rounding); x (N, H, W, C_in), dy (N, H', W', C_out).
+    """
+    import tensorflow as tf
+
+    from models.conv import shifted_matmul_kernel_gradient
+    if tuple(layer.strides) != (1, 1) or tuple(layer.dilation_rate) != (1, 1):
+        return {}
+    kh, kw, c_in, c_out = layer.kernel.shape
+    padding = layer.padding.upper()
+
+    def shifted(x, kernel, dy):
+        return shifted_matmul_kernel_gradient(x, dy, (kh, kw, c_in, c_out), padding)
+
+    def im2col(x, kernel, dy):
+        patches = tf.image.extract_patches(x, [1, kh, kw, 1], [1, 1, 1, 1], [1, 1, 1, 1], padding)
+        return tf.reshape(tf.matmul(tf.reshape(patches, (-1, kh * kw * c_in)), tf.reshape(dy, (-1, c_out)),
+                                    transpose_a=True), (kh, kw, c_in, c_out))
+
+    return dict(zip(KERNEL_GRADIENT_FORMS, (shifted, im2col)))
+
+
 def median_seconds(fn, repeats):
     """Median wall seconds of `repeats` calls of fn() after two warm-up calls (the first traces)."""
     fn(), fn()
@@ -68,7 +102,7 @@ def median_seconds(fn, repeats):
     return statistics.median(times)
 
 
-def layer_rows(model, batch, dtype, repeats):
+def layer_rows(model, batch, dtype, repeats, forms=False):
     """One row per plain Conv2D layer and pass: shapes, GFLOP per pass at `batch`, ms, TFLOP/s.
 
     Args:
@@ -76,6 +110,7 @@ def layer_rows(model, batch, dtype, repeats):
         batch: images per pass.
         dtype: "float32" or "bfloat16", of inputs, kernel and output gradient.
         repeats: timed calls per pass (the median is kept).
+        forms: also time kernel_gradient_forms (rows for the layers that have them).
     """
     import tensorflow as tf
 
@@ -87,7 +122,8 @@ def layer_rows(model, batch, dtype, repeats):
         kernel = tf.cast(rng.normal(layer.kernel.shape) * 0.05, dtype)
         dy = tf.cast(rng.normal((batch, *layer.output.shape[1:])), dtype)
         flops = forward_flops(layer) * batch
-        for name, f in pass_functions(layer).items():
+        passes = {**pass_functions(layer), **(kernel_gradient_forms(layer) if forms else {})}
+        for name, f in passes.items():
             fn = tf.function(lambda f=f: f(x, kernel, dy))
             seconds = median_seconds(fn, repeats)
             rows.append({"layer": layer.name, "input": "x".join(map(str, layer.input.shape[1:])),
@@ -105,6 +141,8 @@ def main(argv=None):
     p.add_argument("--precision", default="both", choices=["both", "float32", "bfloat16"])
     p.add_argument("--matmul-size", type=run.positive_int, default=2048)
     p.add_argument("--seconds", type=float, default=3.0, help="seconds of matrix products per peak")
+    p.add_argument("--kernel-gradient-forms", action="store_true",
+                   help="also time the kernel gradient as matrix products (KERNEL_GRADIENT_FORMS)")
     p.add_argument("--csv")
     a = p.parse_args(argv)
     run.import_backend_quietly()
@@ -130,7 +168,8 @@ def main(argv=None):
           + (f" (skipped: {', '.join(skipped)})" if skipped else "") + f"; peak ({a.matmul_size} x "
           f"{a.matmul_size} matmul): " + ", ".join(f"{d} {peak[d]:.3f} TFLOP/s" for d in peak if peak[d])
           + f" ({why})")
-    table = pd.DataFrame([row for d in dtypes for row in layer_rows(model, batch, d, a.repeats)])
+    table = pd.DataFrame([row for d in dtypes for row in layer_rows(model, batch, d, a.repeats,
+                                                                          a.kernel_gradient_forms)])
     if table.empty:
         raise SystemExit(f"{a.experiment} has no plain Conv2D layer to measure")
     table["of_peak"] = [f"{100 * t / peak[d]:.0f}%" for t, d in zip(table.tflop_s, table.dtype)]

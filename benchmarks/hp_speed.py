@@ -1,7 +1,13 @@
-"""Training images/s of one experiment with and without some model hyperparameters: an A/B of a speed option.
+"""Training images/s of one experiment with and without some model hyperparameters or environment
+variables: an A/B of a speed option.
 
     python benchmarks/hp_speed.py --data-dir /tmp/cifar10 --experiment fast94 --hp float32_norm=false
-        [--precision auto] [--images 6144] [--repeats 3] [--csv out.csv]
+        [--env CIFAR10_MATMUL_KERNEL_GRADIENT=0] [--precision auto] [--images 6144] [--repeats 3]
+        [--csv out.csv]
+
+Variant B is the recipe with `--hp` over its model hyperparameters, built and trained with the
+`--env` variables set (the suite's switches such as CIFAR10_FUSED_BATCHNORM=0 are read when a
+model is built or traced, so they apply to B only).
 
 Both variants run the suite's default path (benchmarks/throughput.py's (b): the recipe's
 batch, augmentation and optimizer, the stateless tf.data pipeline) on the same real images,
@@ -12,24 +18,27 @@ both, and the table gives each run and the medians. TensorFlow only (the pipelin
 import argparse
 import os
 import sys
+from unittest import mock
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import run  # noqa: E402  (the suite's root on the path first)
 
 
-def compare(experiment, hp, x, y, precision, repeats):
-    """{'recipe': [img/s, ...], 'with hp': [img/s, ...]}: `repeats` alternating measurements of each.
+def compare(experiment, hp, x, y, precision, repeats, env=None):
+    """{'recipe': [img/s, ...], 'variant': [img/s, ...]}: `repeats` alternating measurements of each.
 
-    x: uint8 images (N, 32, 32, 3); y: labels (N,); hp: {name: value} over the recipe's model_kwargs.
+    x: uint8 images (N, 32, 32, 3); y: labels (N,); hp: {name: value} over the recipe's model_kwargs;
+    env: {variable: value} set in os.environ while the variant is built and trained (then restored).
     """
     from benchmarks.throughput import compiled, suite_speed
     from experiments import get_experiment
     base = get_experiment(experiment)
-    variants = {"recipe": base, "with hp": base.with_hp(hp)}
+    variants = {"recipe": (base, {}), "variant": (base.with_hp(hp), env or {})}
     speeds = {name: [] for name in variants}
     for _ in range(repeats):
-        for name, exp in variants.items():
-            speeds[name].append(suite_speed(compiled(exp, precision, x), exp, x, y))
+        for name, (exp, variables) in variants.items():
+            with mock.patch.dict(os.environ, {k: str(v) for k, v in variables.items()}):
+                speeds[name].append(suite_speed(compiled(exp, precision, x), exp, x, y))
     return speeds
 
 
@@ -37,13 +46,17 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", default=os.environ.get("CIFAR10_DIR"))
     p.add_argument("--experiment", default="fast94")
-    p.add_argument("--hp", required=True, type=run.key_values, help="model hyperparameters of variant B, "
+    p.add_argument("--hp", default={}, type=run.key_values, help="model hyperparameters of variant B, "
                    "as `run.py train --hp`, e.g. float32_norm=false")
+    p.add_argument("--env", default={}, type=run.key_values, help="environment variables of variant B, "
+                   "e.g. CIFAR10_MATMUL_KERNEL_GRADIENT=0")
     p.add_argument("--precision", default="auto", choices=["auto", "float32", "mixed_bfloat16"])
     p.add_argument("--images", type=int, default=6144, help="training images per measurement")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--csv")
     a = p.parse_args(argv)
+    if not a.hp and not a.env:
+        p.error("give variant B's --hp, --env or both")
     import keras
     import numpy as np
     import pandas as pd
@@ -55,18 +68,18 @@ def main(argv=None):
     from training.rundir import write_csv
     precision, why = choose_precision(a.precision)
     (x, y), _ = load_cifar10(a.data_dir)
-    print(f"{a.experiment}: recipe against --hp {a.hp}; {precision} ({why}); {describe_device()}; "
+    print(f"{a.experiment}: recipe against --hp {a.hp} --env {a.env}; {precision} ({why}); {describe_device()}; "
           f"{a.images} images, {a.repeats} alternating repeats")
     tf_logger_quiet()
-    speeds = compare(a.experiment, a.hp, x[:a.images], y[:a.images], precision, a.repeats)
+    speeds = compare(a.experiment, a.hp, x[:a.images], y[:a.images], precision, a.repeats, a.env)
     keras.mixed_precision.set_dtype_policy("float32")
     table = pd.DataFrame([{"variant": name, "median_img_s": round(float(np.median(v)), 1),
                            "runs_img_s": " ".join(f"{s:.0f}" for s in v)} for name, v in speeds.items()])
     print(table.to_string(index=False))
     ratio = table.median_img_s.iloc[1] / table.median_img_s.iloc[0]
-    print(f"with hp / recipe: {ratio:.3f}")
+    print(f"variant / recipe: {ratio:.3f}")
     if a.csv:
-        write_csv(a.csv, table.assign(experiment=a.experiment, hp=str(a.hp), precision=precision,
+        write_csv(a.csv, table.assign(experiment=a.experiment, hp=str(a.hp), env=str(a.env), precision=precision,
                                       device=describe_device()))
     return 0
 

@@ -30,6 +30,7 @@ CATEGORIES = ("convolutions", "BatchNorm", "activation (GELU/ReLU)", "dropout", 
 
 def category(op_name, thread):
     """The category of one traced op, from its 'scope/.../name:OpType' name and its thread's name."""
+    from models.conv import GRADIENT_SCOPE
     path, _, op_type = op_name.rpartition(":")
     path = path.lower()
     if thread.startswith("tf_data"):
@@ -46,6 +47,8 @@ def category(op_name, thread):
         return "pooling"
     if op_type == "Cast":
         return "casts"
+    if GRADIENT_SCOPE in path:       # models.conv.Conv2D's gradient by matrix products
+        return "convolutions"
     if any(key in path for key in ("sgd", "adam", "muon", "optimizer")) or op_type.startswith(("Assign", "ResourceApply")):
         return "optimizer update"
     if any(key in path for key in ("loss", "metrics", "accuracy", "crossentropy")):

@@ -11,6 +11,7 @@ from keras import Model, initializers, layers, ops, saving
 from experiments.fields import Field
 from models.batchnorm import BatchNormalization
 from models.blocks import classifier_output, rescale_input
+from models.conv import Conv2D
 from models.registry import register_model
 
 # Patch whitening of airbench94: eigenvectors of the 2x2 patch covariance of 5,000 training images.
@@ -127,12 +128,13 @@ def conv_group(x, filters, activation, momentum, bias_scale, identity_init=True,
     """airbench94's ConvGroup: conv -> 2x2 max pool -> BN -> act -> conv -> BN -> act.
 
     Input (N, H, W, C); output (N, H/2, W/2, filters). Convolutions are 3x3, same
-    padding, no bias, initialized by PartialDirac (with identity filters if `identity_init`);
+    padding, no bias, initialized by PartialDirac (with identity filters if `identity_init`),
+    as models.conv.Conv2D (Keras' layer, its kernel gradient by matrix products where faster);
     BatchNorm and activation use the dtype policy `norm_dtype` (None: the global one).
     """
     for i in range(2):
         init = PartialDirac(identity=identity_init)
-        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer=init)(x)
+        x = Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer=init)(x)
         if i == 0:
             x = layers.MaxPooling2D(2)(x)
         x = layers.Activation(activation, dtype=norm_dtype)(batch_norm(x, momentum, bias_scale, norm_dtype))

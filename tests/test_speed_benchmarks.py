@@ -1,6 +1,7 @@
 """benchmarks/roofline.py, profile_step.py, hp_speed.py and conv_passes.py on tiny inputs: the figures they print are
 computed from what they measure (the speed itself is measured in benchmarks/, not here)."""
 import importlib
+import os
 
 import pandas as pd
 import pytest
@@ -47,6 +48,9 @@ def test_roofline_rejects_a_negative_conv_repeats(capsys):
 @pytest.mark.parametrize("name, thread, expected", [
     ("StatefulPartitionedCall/gradient_tape/fast94_1/conv2d_2_1/Conv2DBackpropFilter:_MklNativeConv2DBackpropFilter",
      "tf_Compute/1", "convolutions"),
+    ("StatefulPartitionedCall/matmul_kernel_gradient/MatMul_4:_MklMatMul", "tf_Compute/0", "convolutions"),
+    ("StatefulPartitionedCall/matmul_kernel_gradient_2/strided_slice_3:StridedSlice", "tf_Compute/0", "convolutions"),
+    ("StatefulPartitionedCall/fast94_1/dense_1/MatMul:_MklMatMul", "tf_Compute/0", "other"),
     ("StatefulPartitionedCall/fast94_1/batch_normalization_1/moments/mean:Mean", "tf_Compute/1", "BatchNorm"),
     ("StatefulPartitionedCall/fast94_1/activation_1/Gelu/Erfc:Erfc", "tf_Compute/2", "activation (GELU/ReLU)"),
     ("StatefulPartitionedCall/fast94_1/max_pooling2d_1/MaxPool:_MklNativeMaxPool", "tf_Compute/1", "pooling"),
@@ -81,10 +85,30 @@ def test_hp_speed_alternates_the_recipe_and_the_variant(real_subset, tmp_path, m
     recipe = get_experiment("lenet5").model_kwargs
     assert built == [recipe, {**recipe, "dropout": 0.5}] * 2
     table = pd.read_csv(csv)
-    assert list(table.variant) == ["recipe", "with hp"]
+    assert list(table.variant) == ["recipe", "variant"]
     for runs, median in zip(table.runs_img_s, table.median_img_s):
         speeds = [float(v) for v in runs.split()]
         assert len(speeds) == 2 and min(speeds) > 0 and min(speeds) - 1 <= median <= max(speeds) + 1
+
+
+def test_hp_speed_sets_the_environment_for_the_variant_only(monkeypatch):
+    import numpy as np
+
+    from benchmarks import throughput
+    monkeypatch.delenv("CIFAR10_SUITE_TEST_SWITCH", raising=False)
+    seen = []
+    monkeypatch.setattr(throughput, "compiled", lambda exp, *a: seen.append(os.environ.get("CIFAR10_SUITE_TEST_SWITCH")))
+    monkeypatch.setattr(throughput, "suite_speed", lambda model, exp, x, y: 1.0)
+    x, y = np.zeros((4, 32, 32, 3), "uint8"), np.zeros(4, "int64")
+    speeds = hp_speed.compare("lenet5", {}, x, y, "float32", 2, env={"CIFAR10_SUITE_TEST_SWITCH": 0})
+    assert seen == [None, "0", None, "0"] and speeds == {"recipe": [1.0, 1.0], "variant": [1.0, 1.0]}
+    assert "CIFAR10_SUITE_TEST_SWITCH" not in os.environ
+
+
+def test_hp_speed_needs_a_variant(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        hp_speed.main(["--experiment", "lenet5"])
+    assert exit_info.value.code == 2 and "give variant B's --hp, --env or both" in capsys.readouterr().err
 
 
 def test_conv_passes_compute_the_layers_forward_pass_and_both_gradients():
@@ -113,6 +137,31 @@ def test_conv_passes_compute_the_layers_forward_pass_and_both_gradients():
             np.testing.assert_allclose(f(x, k, dy), want[name], rtol=1e-4, atol=1e-4, err_msg=name)
 
 
+@pytest.mark.parametrize("kernel, padding", [(3, "same"), (3, "valid"), (2, "same"), ((1, 3), "same")])
+def test_kernel_gradient_forms_equal_tensorflows_kernel_gradient(kernel, padding):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+    layer = keras.layers.Conv2D(5, kernel, padding=padding)
+    layer.build((None, 7, 6, 3))
+    rng = np.random.default_rng(1)
+    x = tf.constant(rng.normal(size=(2, 7, 6, 3)), "float32")
+    y_shape = layer.compute_output_shape((2, 7, 6, 3))
+    dy = tf.constant(rng.normal(size=y_shape), "float32")
+    want = conv_passes.pass_functions(layer)["kernel gradient"](x, layer.kernel, dy)
+    forms = conv_passes.kernel_gradient_forms(layer)
+    assert tuple(forms) == conv_passes.KERNEL_GRADIENT_FORMS
+    for name, f in forms.items():
+        np.testing.assert_allclose(f(x, layer.kernel, dy), want, rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+def test_kernel_gradient_forms_skip_strided_and_dilated_layers():
+    import keras
+    for layer in (keras.layers.Conv2D(4, 3, strides=2), keras.layers.Conv2D(4, 3, dilation_rate=2)):
+        layer.build((None, 9, 9, 3))
+        assert conv_passes.kernel_gradient_forms(layer) == {}
+
+
 def test_conv_passes_rows_are_the_layers_flops_over_the_measured_time(tmp_path):
     csv = tmp_path / "passes.csv"
     assert conv_passes.main(["--experiment", "tutorial_cnn", "--batch", "4", "--repeats", "1", "--seconds", "0.05",
@@ -125,3 +174,16 @@ def test_conv_passes_rows_are_the_layers_flops_over_the_measured_time(tmp_path):
         assert len(rows) == 3 and (rows.gflop == round(forward_flops(layer) * 4 / 1e9, 4)).all()
     assert (table.tflop_s > 0).all()
     assert ((table.gflop / table.ms - table.tflop_s).abs() < 0.01 + 0.05 * table.tflop_s).all()
+
+
+def test_conv_passes_times_the_kernel_gradient_forms_when_asked(tmp_path):
+    csv = tmp_path / "passes.csv"
+    assert conv_passes.main(["--experiment", "tutorial_cnn", "--batch", "4", "--repeats", "1", "--seconds", "0.05",
+                             "--precision", "float32", "--kernel-gradient-forms", "--csv", str(csv)]) == 0
+    table = pd.read_csv(csv)
+    plain, _ = conv_passes.conv_layers(create_model("tutorial_cnn"))
+    with_forms = sum(bool(conv_passes.kernel_gradient_forms(layer)) for layer in plain)
+    assert with_forms > 0
+    assert len(table) == 3 * len(plain) + 2 * with_forms
+    assert set(table["pass"]) == set(conv_passes.PASSES) | set(conv_passes.KERNEL_GRADIENT_FORMS)
+    assert (table.tflop_s > 0).all()

@@ -1,0 +1,96 @@
+"""Conv2D whose kernel gradient is computed as matrix products where that measured faster.
+
+Why our own layer: in mixed_bfloat16 on a 2-core AMD EPYC (AVX512-BF16, no AMX), oneDNN's
+kernel gradient (TensorFlow's Conv2DBackpropFilter) runs at half the speed of the forward
+pass and was the largest single item of a fast94 training step (README, Speed). For fast94's
+7 x 7 x 256 convolutions the same gradient as nine matrix products, one per kernel tap
+(`shifted_matmul_kernel_gradient`), measured 195-204 ms against 252-283 ms a pass at batch
+1,024, in two runs of `python benchmarks/conv_passes.py --experiment fast94
+--kernel-gradient-forms`; at 15 x 15 pixels and more, and in float32, it was slower. Training
+fast94_muon in mixed_bfloat16 with this layer measured 420 img/s against 393 with Keras'
+(median of four alternating pairs, each pair faster; README, Speed). Keras has no way to pick
+the kernel gradient's algorithm, hence this subclass.
+
+The layer is Keras' own Conv2D (same arguments, weights and checkpoint layout); only its
+`convolution_op` changes, and only where the measurement says it pays (`matmul_gradient_applies`):
+TensorFlow backend, bfloat16 compute dtype, stride 1, dilation rate 1, one group,
+channels_last, at most MAX_OUTPUT_PIXELS output pixels. The forward pass and the input
+gradient stay TensorFlow's. Set CIFAR10_MATMUL_KERNEL_GRADIENT=0 in the environment to use
+Keras' path everywhere (for an A/B measurement; on a CPU with AMX, measure before trusting it).
+"""
+import os
+
+import keras
+from keras import saving
+
+# Output pixels (H' x W') up to which the kernel gradient is computed by matrix products:
+# fast94's 7 x 7 maps gained in both runs, its 3 x 3 map in one of the two (81 -> 40 ms; 61 -> 70),
+# its 15 x 15 and 31 x 31 maps lost in both (module docstring).
+MAX_OUTPUT_PIXELS = 64
+GRADIENT_SCOPE = "matmul_kernel_gradient"
+
+
+def matmul_gradient_enabled():
+    """True on the TensorFlow backend unless CIFAR10_MATMUL_KERNEL_GRADIENT is '0'."""
+    return keras.backend.backend() == "tensorflow" and os.environ.get("CIFAR10_MATMUL_KERNEL_GRADIENT", "1") != "0"
+
+
+def shifted_matmul_kernel_gradient(x, dy, kernel_shape, padding):
+    """The gradient of a stride-1, dilation-1 convolution with respect to its kernel, as kh x kw
+    matrix products: for each kernel tap (i, j), the input window that tap sees, reshaped to
+    (N H' W', C_in), transposed times dy reshaped to (N H' W', C_out). TensorFlow ops.
+
+    Args:
+        x: (N, H, W, C_in) the convolution's input.
+        dy: (N, H', W', C_out) the gradient of the loss with respect to its output.
+        kernel_shape: (kh, kw, C_in, C_out).
+        padding: "SAME" (TensorFlow's: the odd padding pixel at the end) or "VALID".
+
+    Returns:
+        (kh, kw, C_in, C_out) in x's dtype: what Conv2DBackpropFilter computes, up to rounding.
+    """
+    import tensorflow as tf
+    kh, kw, c_in, c_out = kernel_shape
+    if padding == "SAME":
+        x = tf.pad(x, [[0, 0], [(kh - 1) // 2, kh // 2], [(kw - 1) // 2, kw // 2], [0, 0]])
+    h, w = dy.shape[1], dy.shape[2]
+    g = tf.reshape(dy, (-1, c_out))
+    taps = [tf.matmul(tf.reshape(x[:, i:i + h, j:j + w, :], (-1, c_in)), g, transpose_a=True)
+            for i in range(kh) for j in range(kw)]
+    return tf.reshape(tf.stack(taps), (kh, kw, c_in, c_out))
+
+
+@saving.register_keras_serializable(package="cifar_suite")
+class Conv2D(keras.layers.Conv2D):
+    """keras.layers.Conv2D whose kernel gradient is `shifted_matmul_kernel_gradient` where
+    `matmul_gradient_applies` (module docstring); Keras' Conv2D everywhere else.
+
+    Input (N, H, W, C_in), output (N, H', W', filters), as Keras' layer.
+    """
+
+    def matmul_gradient_applies(self, inputs):
+        """True when this call's kernel gradient is computed by matrix products (see the module docstring)."""
+        out_pixels = self.compute_output_shape(inputs.shape)[1:3]
+        return (matmul_gradient_enabled() and keras.backend.standardize_dtype(self.compute_dtype) == "bfloat16"
+                and tuple(self.strides) == (1, 1) and tuple(self.dilation_rate) == (1, 1) and self.groups == 1
+                and self.data_format == "channels_last" and None not in out_pixels
+                and out_pixels[0] * out_pixels[1] <= MAX_OUTPUT_PIXELS)
+
+    def convolution_op(self, inputs, kernel):
+        if not self.matmul_gradient_applies(inputs):
+            return super().convolution_op(inputs, kernel)
+        import tensorflow as tf       # only on the TensorFlow backend (matmul_gradient_applies)
+        padding, strides = self.padding.upper(), [1, 1, 1, 1]
+
+        @tf.custom_gradient
+        def conv(x, k):
+            def grad(dy):
+                # the gradient function's ops get no layer scope of their own; this one lets
+                # benchmarks/profile_step.py count them with the convolutions
+                with tf.name_scope(GRADIENT_SCOPE):
+                    dx = tf.raw_ops.Conv2DBackpropInput(input_sizes=tf.shape(x), filter=k, out_backprop=dy,
+                                                        strides=strides, padding=padding)
+                    return dx, shifted_matmul_kernel_gradient(x, dy, k.shape, padding)
+            return tf.nn.conv2d(x, k, strides, padding), grad
+
+        return conv(inputs, tf.convert_to_tensor(kernel))
