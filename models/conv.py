@@ -81,6 +81,7 @@ class Conv2D(keras.layers.Conv2D):
             return super().convolution_op(inputs, kernel)
         import tensorflow as tf       # only on the TensorFlow backend (matmul_gradient_applies)
         padding, strides = self.padding.upper(), [1, 1, 1, 1]
+        forward = super().convolution_op       # Keras' own forward pass
 
         @tf.custom_gradient
         def conv(x, k):
@@ -91,6 +92,6 @@ class Conv2D(keras.layers.Conv2D):
                     dx = tf.raw_ops.Conv2DBackpropInput(input_sizes=tf.shape(x), filter=k, out_backprop=dy,
                                                         strides=strides, padding=padding)
                     return dx, shifted_matmul_kernel_gradient(x, dy, k.shape, padding)
-            return tf.nn.conv2d(x, k, strides, padding), grad
+            return forward(x, k), grad
 
         return conv(inputs, tf.convert_to_tensor(kernel))
