@@ -9,7 +9,9 @@ pass and was the largest single item of a fast94 training step (README, Speed). 
 --kernel-gradient-forms`; at 15 x 15 pixels and more, and in float32, it was slower. Training
 fast94_muon in mixed_bfloat16 with this layer measured 420 img/s against 393 with Keras'
 (median of four alternating pairs, each pair faster; README, Speed). Keras has no way to pick
-the kernel gradient's algorithm, hence this subclass.
+the kernel gradient's algorithm, hence this subclass. Only fast94's conv groups use it: in
+baseline, ygnet and pyramid (batch 64-128) the same switch measured within +-2% of Keras' layer
+in training (README, Speed), so their blocks keep keras.layers.Conv2D.
 
 The layer is Keras' own Conv2D (same arguments, weights and checkpoint layout); only its
 `convolution_op` changes, and only where the measurement says it pays (`matmul_gradient_applies`):
