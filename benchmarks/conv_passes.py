@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402  (the suite's root on the path first)
 
 PASSES = ("forward", "input gradient", "kernel gradient")
-KERNEL_GRADIENT_FORMS = ("kernel gradient, 9 shifted matmuls", "kernel gradient, im2col matmul")
+KERNEL_GRADIENT_FORMS = ("kernel gradient, shifted matmuls (one per tap)", "kernel gradient, im2col matmul")
 
 
 def conv_layers(model):
@@ -66,7 +66,7 @@ def kernel_gradient_forms(layer):
     """{form: f(x, kernel, dy)}: the kernel gradient of one stride-1, dilation-1 Conv2D layer as
     matrix products rather than TensorFlow's Conv2DBackpropFilter; {} for other layers.
 
-    "9 shifted matmuls" (for a 3 x 3 kernel; kh x kw in general): models.conv's
+    "shifted matmuls (one per tap)", kh x kw products (9 for a 3 x 3 kernel): models.conv's
     shifted_matmul_kernel_gradient, the form models.conv.Conv2D trains with where it applies.
     "im2col matmul": tf.image.extract_patches' (N H' W', kh kw C_in) patches,
     transposed times dy, in one product. Both return the kernel's shape (kh, kw, C_in, C_out), the
