@@ -9,6 +9,7 @@ import numpy as np
 from keras import Model, initializers, layers, ops, saving
 
 from experiments.fields import Field
+from models.activations import get_activation
 from models.batchnorm import BatchNormalization
 from models.blocks import classifier_output, rescale_input
 from models.conv import Conv2D
@@ -152,7 +153,7 @@ def fast94(input_shape=(32, 32, 3), classes=10, widths=(64, 256, 256), activatio
     no bias) x `scaling_factor` -> softmax. 1,971,352 trained parameters. Call
     `models.adapt_model(model, images)` before training to compute the whitening.
 
-    Where it differs from airbench94: exact GELU by default (`activation`, any Keras name);
+    Where it differs from airbench94: the activation is a choice (`activation`; exact GELU, as airbench's, by default);
     whitening patches are centred (no separate normalization); the whitening bias is
     trained throughout unless the recipe sets `whitening_bias_epochs`; the output is softmax probabilities rather than logits.
 
@@ -160,7 +161,9 @@ def fast94(input_shape=(32, 32, 3), classes=10, widths=(64, 256, 256), activatio
         input_shape: (32, 32, 3) raw uint8 RGB in pixels.
         classes: outputs.
         widths: filters of the three conv groups.
-        activation: Keras activation of every conv group.
+        activation: the activation after the whitening and in every conv group: a Keras name
+            ("gelu", the default, is the exact GELU) or "gelu_tanh", GELU's tanh approximation
+            (`models.activations`; an option, README Speed).
         bn_momentum: Keras BatchNormalization momentum (0.4 = PyTorch's 0.6).
         bias_scale: ScaledBias factor (8 gives airbench's 64x bias learning rate).
         scaling_factor: multiplies the logits (airbench's 1/9).
@@ -181,6 +184,7 @@ def fast94(input_shape=(32, 32, 3), classes=10, widths=(64, 256, 256), activatio
     Returns:
         keras.Model (N, 32, 32, 3) uint8 -> (N, classes) probabilities.
     """
+    activation = get_activation(activation)
     inputs, x = rescale_input(input_shape)
     first = PatchWhitening(bias_scale=whitening_bias_scale, name="whitening") if whitening else layers.Conv2D(8 * input_shape[-1], 2, name="first_conv")
     x = layers.Activation(activation)(first(x))

@@ -1,5 +1,6 @@
 """`run.py report`: one row per run folder, written as report.csv, report.md and report.html."""
 import glob
+import json
 import os
 import re
 
@@ -12,10 +13,13 @@ from reporting import figures
 from reporting.page import ordered, page
 from training.rundir import check_output_folder, read_json, read_metrics, write_csv, write_text
 
-COLUMNS = ["run", "experiment", "model", "seed", "parameters", "epochs", "best_val_accuracy", "test_accuracy",
+COLUMNS = ["run", "experiment", "changes", "model", "seed", "parameters", "epochs", "best_val_accuracy", "test_accuracy",
            "target_accuracy", "wall_seconds", "test_seconds", "time_to_target_seconds", "images_per_s", "precision",
            "device", "data"]
-GROUP = ["experiment", "epochs", "precision"]     # runs of one recipe: seed_summary's rows
+GROUP = ["experiment", "changes", "epochs", "precision"]     # runs of one recipe: seed_summary's rows
+# Recipe fields a run may differ in without being another recipe: its name and texts, and the epochs and
+# precision, which GROUP holds on their own (epochs as run, precision as resolved).
+NOT_CHANGES = ("name", "source", "claim", "search_space", "epochs", "precision")
 
 
 def find_runs(patterns=(), root="runs"):
@@ -61,6 +65,33 @@ def parameters(run_dir, config):
     return int(match.group(1).replace(",", "")) if match else None
 
 
+def recipe_changes(experiment):
+    """What a run's recipe (config.json's "experiment") changed from the recipe registered under its name:
+    `--hp` values as 'name=value', other fields as 'field=value' or 'field.key=value', space-separated;
+    '' for none, or where the name is no longer registered. Fields one side lacks (added to or dropped
+    from `Experiment` since the run), fields the recipe leaves at "auto" and NOT_CHANGES are not compared.
+
+    Example: 'activation=gelu_tanh' for `run.py train fast94_muon --hp activation=gelu_tanh`.
+    """
+    from experiments import get_experiment
+    try:
+        registered = json.loads(json.dumps(get_experiment(experiment.get("name")).to_dict()))   # tuples as lists
+    except SuiteError:
+        return ""
+    changes = []
+    for field, value in experiment.items():
+        recipe = registered.get(field)
+        if field in NOT_CHANGES or field not in registered or value == recipe or recipe == "auto":
+            continue        # "auto" (the augment engine) is resolved when the run starts: not a change
+        if isinstance(value, dict) and isinstance(recipe, dict):
+            prefix = "" if field == "model_kwargs" else f"{field}."
+            changes += [f"{prefix}{k}={value.get(k, 'unset')}" for k in sorted(set(value) | set(recipe))
+                        if value.get(k, "unset") != recipe.get(k, "unset")]
+        else:
+            changes.append(f"{field}={value}")
+    return " ".join(changes)
+
+
 def run_row(run_dir):
     """One report row for a run folder (test accuracy is empty until the run has finished)."""
     config = read_json(os.path.join(run_dir, "config.json"))
@@ -68,7 +99,8 @@ def run_row(run_dir):
     history = read_history(os.path.join(run_dir, "history.csv"))
     env = config.get("environment", {})
     return {
-        "run": run_dir, "experiment": config["experiment"]["name"], "model": config["experiment"]["model"],
+        "run": run_dir, "experiment": config["experiment"]["name"], "changes": recipe_changes(config["experiment"]),
+        "model": config["experiment"]["model"],
         "seed": config.get("options", {}).get("seed"),
         "parameters": parameters(run_dir, config), "epochs": len(history),
         "best_val_accuracy": history["val_accuracy"].max() if "val_accuracy" in history else None,
@@ -91,8 +123,8 @@ def report_table(run_dirs):
 
 
 def seed_summary(table):
-    """How the seeds of one recipe spread: one row per experiment, epochs run and precision (GROUP) with a
-    finished (tested) run, over those runs.
+    """How the seeds of one recipe spread: one row per experiment, changes from its recipe, epochs run and
+    precision (GROUP) with a finished (tested) run, over those runs.
 
     Args:
         table: report_table's DataFrame.
@@ -121,14 +153,16 @@ def seed_summary(table):
 
 
 def summary_lines(summary):
-    """One line per group of `seed_summary` with two or more runs, e.g. 'fast94, 11 epochs, mixed_bfloat16:
+    """One line per group of `seed_summary` with two or more runs (a recipe's changes in brackets after
+    its name: 'fast94_muon (activation=gelu_tanh), 9 epochs, ...'), e.g. 'fast94, 11 epochs, mixed_bfloat16:
     3 runs (seeds 0, 1, 2): mean test top-1 94.27% (sd 0.17 points, 94.09-94.41%); target 94.00%: mean
     at it, 3 of 3 runs; 1,364-1,418 s a run (training + test)'."""
     lines = []
     for row in summary[summary["runs"] >= 2].itertuples():
         target = (f"; target {100 * row.target_accuracy:.2f}%: mean {'at' if row.mean_at_target == 'yes' else 'below'}"
                   f" it, {row.runs_at_target:.0f} of {row.runs} runs") if row.mean_at_target else ""
-        lines.append(f"{row.experiment}, {row.epochs:.0f} epochs, {row.precision}: {row.runs} runs (seeds {row.seeds}): "
+        changes = f" ({row.changes})" if isinstance(row.changes, str) and row.changes else ""
+        lines.append(f"{row.experiment}{changes}, {row.epochs:.0f} epochs, {row.precision}: {row.runs} runs (seeds {row.seeds}): "
                      f"mean test top-1 {100 * row.mean_test_accuracy:.2f}% (sd {100 * row.sd_test_accuracy:.2f} points, "
                      f"{100 * row.min_test_accuracy:.2f}-{100 * row.max_test_accuracy:.2f}%){target}; "
                      f"{row.fastest_run_seconds:,.0f}-{row.slowest_run_seconds:,.0f} s a run (training + test)")

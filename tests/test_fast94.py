@@ -6,7 +6,9 @@ import pytest
 from callbacks.lookahead import Lookahead
 from callbacks.schedules import make_schedule
 from data.pipeline import train_dataset
+from errors import SuiteError
 from models import adapt_model, create_model, with_test_time_augmentation
+from models.activations import gelu_tanh
 from models.airbench import PartialDirac, PatchWhitening
 from models.tta import ViewTransform
 from training.evaluate import load_saved_model
@@ -156,6 +158,25 @@ def test_float32_norm_computes_batchnorm_and_gelu_in_float32_and_keeps_the_weigh
     fast.set_weights(plain.get_weights())                          # same variables, same shapes
     x = correlated_images(8).clip(0, 1) * 255
     np.testing.assert_allclose(fast.predict(x, verbose=0), plain.predict(x, verbose=0), atol=0.05)
+
+
+def test_fast94_activations_are_exact_gelu_or_the_asked_one_and_survive_saving(tmp_path):
+    assert all(a is keras.activations.gelu for a in activation_functions(create_model("fast94"))[:-1])   # exact GELU
+    keras.utils.set_random_seed(0)
+    model = create_model("fast94", activation="gelu_tanh")
+    acts = activation_functions(model)
+    assert len(acts) == 8 and all(a is gelu_tanh for a in acts[:-1])     # whitening + 6 in the groups; then softmax
+    images = (correlated_images(4).clip(0, 1) * 255).astype(np.uint8)
+    model.save(tmp_path / "m.h5")
+    loaded = load_saved_model(str(tmp_path / "m.h5"))
+    assert activation_functions(loaded)[:-1] == acts[:-1]
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5)
+    with pytest.raises(SuiteError, match="gelu_fast"):
+        create_model("fast94", activation="gelu_fast")
+
+
+def activation_functions(model):
+    return [layer.activation for layer in model.layers if isinstance(layer, keras.layers.Activation)]
 
 
 def test_linear_decay_without_warmup_and_the_head_initialization_of_fast94_muon():

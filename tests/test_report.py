@@ -107,3 +107,23 @@ def test_seed_summary_gives_each_recipes_mean_spread_and_time_to_target():
         "94.09-94.41%); target 94.00%: mean at it, 3 of 3 runs; 1,365-1,418 s a run (training + test)",
         "lenet5, 30 epochs, float32: 2 runs (seeds 0, 1): mean test top-1 73.22% (sd 0.17 points, 73.10-73.34%); "
         "630-641 s a run (training + test)"]
+
+
+def test_a_runs_changes_from_its_recipe_keep_its_seeds_apart():
+    from reporting.report import COLUMNS, recipe_changes, seed_summary, summary_lines
+    recipe = get_experiment("fast94_muon")
+    as_saved = lambda exp: json.loads(json.dumps(exp.to_dict()))       # noqa: E731  (config.json's round trip)
+    assert recipe_changes(as_saved(recipe.with_overrides(epochs=8, precision="float32"))) == ""   # grouped apart anyway
+    tanh = as_saved(recipe.with_hp({"activation": "gelu_tanh"}).with_overrides(lr=1.0, augment_engine="layers"))
+    assert recipe_changes(tanh) == "activation=gelu_tanh lr=1.0"
+    assert recipe_changes({**tanh, "schedule_args": {"warmup": 0, "start": 1}}).endswith("lr=1.0 schedule_args.end=unset")
+    assert recipe_changes({**tanh, "name": "no_such_recipe"}) == ""
+    runs = [("", 0, 0.9401), ("", 1, 0.9409), ("activation=gelu_tanh", 0, 0.9428), ("activation=gelu_tanh", 1, 0.9408)]
+    table = pd.DataFrame([{"run": f"r{i}", "experiment": "fast94_muon", "changes": c, "seed": s, "epochs": 9,
+                           "precision": "mixed_bfloat16", "test_accuracy": a, "target_accuracy": 0.94,
+                           "wall_seconds": 1000, "test_seconds": 40} for i, (c, s, a) in enumerate(runs)], columns=COLUMNS)
+    lines = summary_lines(seed_summary(table))
+    assert [line.split(": mean")[0] for line in lines] == [
+        "fast94_muon, 9 epochs, mixed_bfloat16: 2 runs (seeds 0, 1)",
+        "fast94_muon (activation=gelu_tanh), 9 epochs, mixed_bfloat16: 2 runs (seeds 0, 1)"]
+    assert "94.18%" in lines[1] and "94.05%" in lines[0]
