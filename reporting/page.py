@@ -64,7 +64,6 @@ def count(value):
 
 COLUMNS = [   # (table column, header, formatter of a known value, is text); the run's name says its experiment
     ("model", "model", str, True),
-    ("changes", "changes from the recipe", str, True),
     ("parameters", "parameters", count, False),
     ("epochs", "epochs", count, False),
     ("test_accuracy", "test top-1", percent, False),
