@@ -9,6 +9,7 @@ import pandas as pd
 from callbacks import median_train_speed, read_history
 from data.provenance import short_provenance
 from errors import SuiteError
+from experiments import get_experiment
 from reporting import figures
 from reporting.page import ordered, page
 from training.rundir import check_output_folder, read_json, read_metrics, write_csv, write_text
@@ -73,7 +74,6 @@ def recipe_changes(experiment):
 
     Example: 'activation=gelu_tanh' for `run.py train fast94_muon --hp activation=gelu_tanh`.
     """
-    from experiments import get_experiment
     try:
         registered = json.loads(json.dumps(get_experiment(experiment.get("name")).to_dict()))   # tuples as lists
     except SuiteError:
