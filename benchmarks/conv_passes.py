@@ -128,8 +128,7 @@ def layer_rows(model, batch, dtype, repeats, forms=False):
             seconds = median_seconds(fn, repeats)
             rows.append({"layer": layer.name, "input": "x".join(map(str, layer.input.shape[1:])),
                          "kernel": "x".join(map(str, layer.kernel.shape)), "dtype": dtype, "pass": name,
-                         "gflop": round(flops / 1e9, 4), "ms": round(1000 * seconds, 2),
-                         "tflop_s": round(flops / seconds / 1e12, 3)})
+                         "gflop": flops / 1e9, "ms": 1000 * seconds, "tflop_s": flops / seconds / 1e12})
     return rows
 
 
@@ -173,10 +172,11 @@ def main(argv=None):
     if table.empty:
         raise SystemExit(f"{a.experiment} has no plain Conv2D layer to measure")
     table["of_peak"] = [f"{100 * t / peak[d]:.0f}%" for t, d in zip(table.tflop_s, table.dtype)]
-    print(table.to_markdown(index=False))
+    shown = {"gflop": 4, "ms": 2, "tflop_s": 3}          # rounded for reading; the CSV keeps full precision
+    print(table.round(shown).to_markdown(index=False))
     totals = table.groupby(["dtype", "pass"], sort=False).agg(gflop=("gflop", "sum"), ms=("ms", "sum"))
-    totals["tflop_s"] = (totals.gflop / totals.ms).round(3)
-    print("all layers:\n" + totals.reset_index().to_markdown(index=False))
+    totals["tflop_s"] = totals.gflop / totals.ms
+    print("all layers:\n" + totals.round(shown).reset_index().to_markdown(index=False))
     if a.csv:
         write_csv(a.csv, table.assign(batch=batch, device=describe_device(),
                                       peak_tflop_s=[peak[d] for d in table.dtype]))

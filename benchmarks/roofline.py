@@ -71,7 +71,8 @@ def model_row(name, x, y, precision, peak, conv_repeats=3):
             "training_gflop_per_image": round(flops / 1e9, 3), "train_img_s": round(speed, 1),
             "achieved_tflop_s": round(achieved, 3), "peak_tflop_s": round(peak[unit], 3) if peak[unit] else None,
             "fraction_of_peak": round(achieved / peak[unit], 3) if peak[unit] else None,
-            "conv_peak_tflop_s": ceiling, "fraction_of_conv_peak": round(achieved / ceiling, 3) if ceiling else None}
+            "conv_peak_tflop_s": round(ceiling, 4) if ceiling else None,       # 4 places: a tiny model is not 0
+            "fraction_of_conv_peak": round(achieved / ceiling, 3) if ceiling else None}
 
 
 def main(argv=None):

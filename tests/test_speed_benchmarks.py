@@ -3,6 +3,7 @@ computed from what they measure (the speed itself is measured in benchmarks/, no
 import importlib
 import os
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -171,9 +172,9 @@ def test_conv_passes_rows_are_the_layers_flops_over_the_measured_time(tmp_path):
     assert len(table) == 3 * len(plain) and set(table["pass"]) == set(conv_passes.PASSES)
     assert table.layer.nunique() == len(plain)     # names differ: main builds its own model
     for layer, (_, rows) in zip(plain, table.groupby("layer", sort=False)):
-        assert len(rows) == 3 and (rows.gflop == round(forward_flops(layer) * 4 / 1e9, 4)).all()
-    assert (table.tflop_s > 0).all()
-    assert ((table.gflop / table.ms - table.tflop_s).abs() < 0.01 + 0.05 * table.tflop_s).all()
+        assert len(rows) == 3 and np.allclose(rows.gflop, forward_flops(layer) * 4 / 1e9)
+    assert (table.tflop_s > 0).all()         # unrounded: a tiny layer on a slow CPU is not 0.000
+    assert np.allclose(table.gflop / table.ms, table.tflop_s)
 
 
 def test_conv_passes_times_the_kernel_gradient_forms_when_asked(tmp_path):
