@@ -28,13 +28,15 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def compiled(exp, precision, images):
+def compiled(exp, precision, images, learning_rate=None):
+    """A fresh seeded model of `exp` in `precision`, compiled at `learning_rate` (default: the recipe's
+    initial lr, constant) and adapted to `images`."""
     import keras
 
     from training.train import compiled_model
     keras.mixed_precision.set_dtype_policy(precision)
     keras.utils.set_random_seed(0)
-    return compiled_model(exp, exp.lr, images=images)
+    return compiled_model(exp, exp.lr if learning_rate is None else learning_rate, images=images)
 
 
 def seed_style_augment(augment):
@@ -44,21 +46,22 @@ def seed_style_augment(augment):
     return {**out, "horizontal_flip": True} if augment.get("alternating_flip") else out
 
 
-def train_speed(model, data, n_images, steps):
-    """Training images/s of the second of two epochs (callbacks.EpochStats measures it)."""
+def train_speed(model, data, n_images, steps, callbacks=()):
+    """Training images/s of the second of two epochs (callbacks.EpochStats measures it), with `callbacks`
+    run after it at every step."""
     from callbacks import EpochStats
-    history = model.fit(data, epochs=2, steps_per_epoch=steps, callbacks=[EpochStats(n_images, 2, print_fn=None)],
-                        verbose=0)
+    history = model.fit(data, epochs=2, steps_per_epoch=steps,
+                        callbacks=[EpochStats(n_images, 2, print_fn=None), *callbacks], verbose=0)
     return history.history["images_per_s"][1]
 
 
-def suite_speed(model, exp, x, y):
+def suite_speed(model, exp, x, y, callbacks=()):
     """Training images/s of `model` on the suite's default path: the recipe's batch and augmentation in
     the stateless pipeline (data.pipeline.train_dataset, engine as `--augment-engine auto` picks it),
-    second of two epochs over x (uint8 (N, 32, 32, 3)) and y (N,)."""
+    second of two epochs over x (uint8 (N, 32, 32, 3)) and y (N,); `callbacks` as train_speed's."""
     from data.pipeline import resolve_engine, steps_per_epoch, train_dataset
     data = train_dataset(x, y, exp.batch_size, exp.augment, resolve_engine(exp.augment_engine), seed=0, epochs=2)
-    return train_speed(model, data, len(x), steps_per_epoch(len(x), exp.batch_size))
+    return train_speed(model, data, len(x), steps_per_epoch(len(x), exp.batch_size), callbacks)
 
 
 def inference_speed(model, x):

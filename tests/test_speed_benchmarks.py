@@ -106,10 +106,26 @@ def test_hp_speed_sets_the_environment_for_the_variant_only(monkeypatch):
     assert "CIFAR10_SUITE_TEST_SWITCH" not in os.environ
 
 
+def test_hp_speed_gives_the_run_callbacks_to_the_variant_only(monkeypatch):
+    from benchmarks import throughput
+    from callbacks import Lookahead, StopOnNonFiniteLoss
+    monkeypatch.setattr(throughput, "compiled", lambda exp, precision, x, lr=None: lr)
+    seen = []
+    monkeypatch.setattr(throughput, "suite_speed",
+                        lambda lr, exp, x, y, callbacks=(): seen.append((lr, callbacks)) or 1.0)
+    x, y = np.zeros((8, 32, 32, 3), "uint8"), np.zeros(8, "int64")
+    speeds = hp_speed.compare("fast94", {}, x, y, "float32", 1, run_callbacks=True)
+    assert speeds == {"recipe": [1.0], "variant": [1.0]}
+    (recipe_lr, recipe_callbacks), (variant_lr, variant_callbacks) = seen
+    assert recipe_lr is None and recipe_callbacks == ()         # the recipe's initial lr, constant; no callbacks
+    assert callable(variant_lr)                                  # fast94's schedule
+    assert [type(c) for c in variant_callbacks] == [StopOnNonFiniteLoss, Lookahead]   # fast94 has no whitening bias
+
+
 def test_hp_speed_needs_a_variant(capsys):
     with pytest.raises(SystemExit) as exit_info:
         hp_speed.main(["--experiment", "lenet5"])
-    assert exit_info.value.code == 2 and "give variant B's --hp, --env or both" in capsys.readouterr().err
+    assert exit_info.value.code == 2 and "give variant B's --hp, --env or --run-callbacks" in capsys.readouterr().err
 
 
 def test_conv_passes_compute_the_layers_forward_pass_and_both_gradients():
