@@ -9,8 +9,8 @@ Variant B is the recipe with `--hp` over its model hyperparameters, built and tr
 `--env` variables set (the suite's switches such as CIFAR10_FUSED_BATCHNORM=0 are read when a
 model is built or traced, so they apply to B only) and, with `--run-callbacks`, with what
 `run.py train` adds to each step: the recipe's learning-rate schedule and its per-step callbacks
-(fast94's lookahead and whitening-bias decay, the NaN guard). Variant A trains at the recipe's
-initial learning rate with no callback but the epoch timer.
+(fast94's lookahead, airbench94_muon's whitening-bias decay, the NaN guard). Variant A trains at
+the recipe's initial learning rate with no callback but the epoch timer.
 
 Both variants run the suite's default path (benchmarks/throughput.py's (b): the recipe's
 batch, augmentation and optimizer, the stateless tf.data pipeline) on the same real images,
@@ -31,7 +31,7 @@ def speed(exp, precision, x, y, run_callbacks=False):
     """Training img/s of a fresh model of `exp` on the suite's default path (throughput.suite_speed).
 
     run_callbacks: train as `run.py train` steps: the recipe's learning-rate schedule and the callbacks
-    that act at every step (training.train.schedule_and_callbacks': lookahead, whitening-bias decay;
+    that act at every step (training.train.schedule_and_callbacks: lookahead, whitening-bias decay;
     and the NaN guard); otherwise a constant lr and no callback but the one that times the epoch.
     """
     from benchmarks.throughput import compiled, suite_speed
