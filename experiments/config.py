@@ -6,6 +6,7 @@ saved with every run as config.json (`Experiment.to_dict`).
 """
 import dataclasses
 import fnmatch
+import json
 
 from errors import SuiteError, UnknownNameError
 from experiments.fields import Field, check_fields, positive, unit_interval
@@ -222,6 +223,19 @@ def get_experiment(name):
     if name not in _EXPERIMENTS:
         raise UnknownNameError("experiment", name, _EXPERIMENTS)
     return _EXPERIMENTS[name]
+
+
+def recipe_differences(saved, ignore=()):
+    """{field: (the registered recipe's value, the saved one)} where a saved recipe (config.json's
+    "experiment": a dict in JSON's types) differs from the recipe registered under its name today:
+    the run's command-line overrides, or a recipe changed since the run. Fields today's recipe lacks
+    and fields in `ignore` are not compared. Used by model cards and `run.py report`.
+
+    Raises:
+        UnknownNameError: no recipe has that name any more.
+    """
+    today = json.loads(json.dumps(get_experiment(saved.get("name")).to_dict()))    # JSON's types, as config.json
+    return {k: (today[k], v) for k, v in saved.items() if k in today and k not in ignore and today[k] != v}
 
 
 def list_experiments(pattern="*"):

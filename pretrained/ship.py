@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from callbacks import read_history  # noqa: E402
 from data.provenance import describe_copy, short_provenance  # noqa: E402
 from errors import UnknownNameError  # noqa: E402
+import experiments  # noqa: E402
 from experiments import get_experiment  # noqa: E402
 from pretrained import HERE, MANIFEST, resolve, sha256, shipped  # noqa: E402
 from training.rundir import read_json, write_json, write_text  # noqa: E402
@@ -61,11 +62,9 @@ UNCOMPARED = ("source", "claim", "augment_engine")
 
 
 def recipe_differences(exp):
-    """{field: (today's recipe value, the run's value)} where a run's recipe (config.json's "experiment", a
-    dict) differs from the recipe registered under its name today: the run's command-line overrides, or
-    a recipe changed since the run. Raises UnknownNameError when no recipe has that name any more."""
-    today = json.loads(json.dumps(get_experiment(exp["name"]).to_dict()))    # JSON's types, as config.json
-    return {k: (today[k], v) for k, v in exp.items() if k in today and k not in UNCOMPARED and today[k] != v}
+    """experiments.recipe_differences of a run's recipe, UNCOMPARED left out: {field: (today's recipe
+    value, the run's value)}. Raises UnknownNameError when no recipe has that name any more."""
+    return experiments.recipe_differences(exp, ignore=UNCOMPARED)
 
 
 def experiment_row(exp):

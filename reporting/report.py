@@ -1,6 +1,5 @@
 """`run.py report`: one row per run folder, written as report.csv, report.md and report.html."""
 import glob
-import json
 import os
 import re
 
@@ -9,7 +8,7 @@ import pandas as pd
 from callbacks import median_train_speed, read_history
 from data.provenance import short_provenance
 from errors import SuiteError
-from experiments import get_experiment
+from experiments import recipe_differences
 from reporting import figures
 from reporting.page import ordered, page
 from training.rundir import check_output_folder, read_json, read_metrics, write_csv, write_text
@@ -75,13 +74,12 @@ def recipe_changes(experiment):
     Example: 'activation=gelu_tanh' for `run.py train fast94_muon --hp activation=gelu_tanh`.
     """
     try:
-        registered = json.loads(json.dumps(get_experiment(experiment.get("name")).to_dict()))   # tuples as lists
+        differences = recipe_differences(experiment, ignore=NOT_CHANGES)
     except SuiteError:
         return ""
     changes = []
-    for field, value in experiment.items():
-        recipe = registered.get(field)
-        if field in NOT_CHANGES or field not in registered or value == recipe or recipe == "auto":
+    for field, (recipe, value) in differences.items():
+        if recipe == "auto":
             continue        # "auto" (the augment engine) is resolved when the run starts: not a change
         if isinstance(value, dict) and isinstance(recipe, dict):
             prefix = "" if field == "model_kwargs" else f"{field}."
