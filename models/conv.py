@@ -16,25 +16,65 @@ in training (README, Speed), so their blocks keep keras.layers.Conv2D.
 The layer is Keras' own Conv2D (same arguments, weights and checkpoint layout); only its
 `convolution_op` changes, and only where the measurement says it pays (`matmul_gradient_applies`):
 TensorFlow backend, bfloat16 compute dtype, stride 1, dilation rate 1, one group,
-channels_last, at most MAX_OUTPUT_PIXELS output pixels. The forward pass and the input
-gradient stay TensorFlow's. Set CIFAR10_MATMUL_KERNEL_GRADIENT=0 in the environment to use
-Keras' path everywhere (for an A/B measurement; on a CPU with AMX, measure before trusting it).
+channels_last, at most MAX_OUTPUT_PIXELS output pixels, on a CPU without AMX and no GPU
+(`matmul_gradient_enabled`). The forward pass and the input gradient stay TensorFlow's.
+
+Why not with AMX: oneDNN (v3.7 in TensorFlow 2.21) runs the forward pass and the input gradient
+with its brgemm kernels on any CPU with AVX512-BF16 (`ONEDNN_VERBOSE=1` prints
+brg_conv_fwd:avx512_core_bf16 and brg_conv_bwd:avx512_core_bf16 on the AMD EPYC), but its brgemm
+kernel gradient for bfloat16 is registered for AMX only (src/cpu/cpu_convolution_list.cpp), so
+without AMX it falls back to an older kernel (jit_bf16:avx512_core_bf16): the half-speed pass
+this layer works around. With AMX that reason is gone, and the matrix products were never
+measured against oneDNN there; on a GPU neither. CIFAR10_MATMUL_KERNEL_GRADIENT in the
+environment overrides the choice, for A/B measurements: '0' Keras' path everywhere, '1' the
+matrix products wherever the shape rules allow (AMX and GPU included), 'auto' (or unset) as above.
 """
 import os
 
 import keras
 from keras import saving
 
+from console import native_stderr_silenced
+from cpu_features import cpu_flags
+from errors import SuiteError
+
 # Output pixels (H' x W') up to which the kernel gradient is computed by matrix products:
 # fast94's 7 x 7 maps gained in both runs, its 3 x 3 map in one of the two (81 -> 40 ms; 61 -> 70),
 # its 15 x 15 and 31 x 31 maps lost in both (module docstring).
 MAX_OUTPUT_PIXELS = 64
 GRADIENT_SCOPE = "matmul_kernel_gradient"
+ENV = "CIFAR10_MATMUL_KERNEL_GRADIENT"
+
+
+def kernel_gradient_setting():
+    """CIFAR10_MATMUL_KERNEL_GRADIENT: '0', '1' or 'auto' (also when unset).
+
+    Raises:
+        SuiteError: the variable is set to anything else.
+    """
+    setting = os.environ.get(ENV, "auto")
+    if setting not in ("0", "1", "auto"):
+        raise SuiteError(f"{ENV}={setting!r}: use 0 (Keras' kernel gradient), 1 (matrix products) or auto")
+    return setting
 
 
 def matmul_gradient_enabled():
-    """True on the TensorFlow backend unless CIFAR10_MATMUL_KERNEL_GRADIENT is '0'."""
-    return keras.backend.backend() == "tensorflow" and os.environ.get("CIFAR10_MATMUL_KERNEL_GRADIENT", "1") != "0"
+    """Whether this process computes kernel gradients by matrix products where the layer's shape
+    allows: on the TensorFlow backend, by `kernel_gradient_setting` ('0' no, '1' yes, 'auto': only on
+    a CPU without AMX and with no GPU; module docstring); never on other backends.
+
+    Raises:
+        SuiteError: CIFAR10_MATMUL_KERNEL_GRADIENT is set to anything but 0, 1 or auto.
+    """
+    setting = kernel_gradient_setting()
+    if keras.backend.backend() != "tensorflow" or setting == "0":
+        return False
+    if setting == "1":
+        return True
+    import tensorflow as tf
+    with native_stderr_silenced():       # a GPU build without a GPU logs 'failed call to cuInit'
+        on_gpu = bool(tf.config.list_physical_devices("GPU"))
+    return "amx_bf16" not in cpu_flags() and not on_gpu
 
 
 def shifted_matmul_kernel_gradient(x, dy, kernel_shape, padding):
@@ -68,7 +108,15 @@ class Conv2D(keras.layers.Conv2D):
     `matmul_gradient_applies` (module docstring); Keras' Conv2D everywhere else.
 
     Input (N, H, W, C_in), output (N, H', W', filters), as Keras' layer.
+
+    Raises:
+        SuiteError: CIFAR10_MATMUL_KERNEL_GRADIENT is set to anything but 0, 1 or auto (checked
+            here, when the model is built, since Keras rewraps what a layer's call raises).
     """
+
+    def __init__(self, *args, **kwargs):
+        kernel_gradient_setting()
+        super().__init__(*args, **kwargs)
 
     def matmul_gradient_applies(self, inputs):
         """True when this call's kernel gradient is computed by matrix products (see the module docstring)."""

@@ -156,6 +156,8 @@ CASES = [
      "env:KERASTUNER_ORACLE_IP=127.0.0.1", "env:KERASTUNER_ORACLE_PORT=9", "tune", "tutorial_cnn", "--data-dir",
      "{data}", "--val-split", "10", "--output-dir", "{out}", "--chief-timeout", "1"],
      "no chief answered at 127.0.0.1:9 within 1 s"),
+    ("matmul-gradient-text", "CIFAR10_MATMUL_KERNEL_GRADIENT neither 0, 1 nor auto",
+     ["env:CIFAR10_MATMUL_KERNEL_GRADIENT=yes", "train", "fast94_muon", "--batch-size", "8", *T], "CIFAR10_MATMUL_KERNEL_GRADIENT='yes'"),
     ("backend-unknown", "KERAS_BACKEND naming no backend", ["env:KERAS_BACKEND=mxnet", "list"],
      "KERAS_BACKEND='mxnet': choose one of"),
     ("tf-config-index", "TF_CONFIG whose task index is outside its worker list",

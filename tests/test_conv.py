@@ -1,14 +1,25 @@
 """models/conv.py: Keras' Conv2D with the kernel gradient as matrix products where that measured faster.
 
 Synthetic arrays only: the layer must compute what keras.layers.Conv2D computes (output, input
-gradient, kernel gradient), take the matrix-product path exactly where the module says, and save
-and load as Keras' layer does.
+gradient, kernel gradient), take the matrix-product path exactly where the module says (on a CPU
+without AMX unless CIFAR10_MATMUL_KERNEL_GRADIENT says otherwise), and save and load as Keras'
+layer does.
 """
 import keras
 import numpy as np
 import pytest
 
+from errors import SuiteError
 from models import conv
+
+ON_TF = keras.backend.backend() == "tensorflow"
+
+
+@pytest.fixture
+def cpu_without_amx(monkeypatch):
+    """The path's default setting ('auto') on the CPU it was measured on, whatever CPU runs the tests."""
+    monkeypatch.delenv(conv.ENV, raising=False)
+    monkeypatch.setattr(conv, "cpu_flags", lambda: {"avx512f", "avx512_bf16"})
 
 
 def twins(kernel_size=3, padding="same", pixels=7, dtype="mixed_bfloat16", **kwargs):
@@ -32,9 +43,9 @@ def test_output_equals_keras_conv2d():
 @pytest.mark.parametrize("kernel_size, padding", [(3, "same"), (3, "valid"), (2, "same")])
 def test_matmul_path_gives_keras_gradients(monkeypatch, kernel_size, padding):
     tf = pytest.importorskip("tensorflow")
-    if keras.backend.backend() != "tensorflow":
+    if not ON_TF:
         pytest.skip("the matrix-product path exists on the TensorFlow backend only")
-    monkeypatch.delenv("CIFAR10_MATMUL_KERNEL_GRADIENT", raising=False)
+    monkeypatch.setenv(conv.ENV, "1")             # on any CPU, AMX included
     calls = []
     shifted = conv.shifted_matmul_kernel_gradient
     monkeypatch.setattr(conv, "shifted_matmul_kernel_gradient", lambda *a: calls.append(a) or shifted(*a))
@@ -64,21 +75,32 @@ def test_matmul_path_gives_keras_gradients(monkeypatch, kernel_size, padding):
     ({"strides": 2, "pixels": 15}, False),
     ({"dilation_rate": 2}, False),
 ])
-def test_matmul_path_applies_where_measured(monkeypatch, change, applies):
-    monkeypatch.delenv("CIFAR10_MATMUL_KERNEL_GRADIENT", raising=False)
+def test_matmul_path_applies_where_measured(cpu_without_amx, change, applies):
     pixels = change.pop("pixels", 7)
     _, layer = twins(pixels=pixels, **change)
     x = keras.KerasTensor((None, pixels, pixels, 4))
-    assert layer.matmul_gradient_applies(x) is (applies and keras.backend.backend() == "tensorflow")
+    assert layer.matmul_gradient_applies(x) is (applies and ON_TF)
 
 
-def test_environment_variable_turns_the_path_off(monkeypatch):
+def test_cpu_with_amx_keeps_onednns_kernel_gradient_unless_told(cpu_without_amx, monkeypatch):
     _, layer = twins()
     x = keras.KerasTensor((None, 7, 7, 4))
-    monkeypatch.setenv("CIFAR10_MATMUL_KERNEL_GRADIENT", "0")
+    monkeypatch.setattr(conv, "cpu_flags", lambda: {"avx512_bf16", "amx_bf16", "amx_tile"})
     assert not layer.matmul_gradient_applies(x)
-    monkeypatch.setenv("CIFAR10_MATMUL_KERNEL_GRADIENT", "1")
-    assert layer.matmul_gradient_applies(x) is (keras.backend.backend() == "tensorflow")
+    monkeypatch.setenv(conv.ENV, "1")
+    assert layer.matmul_gradient_applies(x) is ON_TF
+
+
+def test_environment_variable_turns_the_path_off_and_rejects_other_values(cpu_without_amx, monkeypatch):
+    _, layer = twins()
+    x = keras.KerasTensor((None, 7, 7, 4))
+    monkeypatch.setenv(conv.ENV, "auto")
+    assert layer.matmul_gradient_applies(x) is ON_TF
+    monkeypatch.setenv(conv.ENV, "0")
+    assert not layer.matmul_gradient_applies(x)
+    monkeypatch.setenv(conv.ENV, "yes")
+    with pytest.raises(SuiteError, match="CIFAR10_MATMUL_KERNEL_GRADIENT='yes'"):
+        layer.matmul_gradient_applies(x)
 
 
 def test_saves_and_loads_as_the_suites_layer(tmp_path):

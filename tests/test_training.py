@@ -138,3 +138,15 @@ def test_a_full_disk_during_a_checkpoint_is_one_error_and_keeps_the_last_good_fi
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert not (run_dir / "last.tmp.h5").exists()
     assert load_saved_model(str(run_dir / "last.h5")) is not None                 # epoch 1's, intact
+
+
+def test_run_environment_records_the_suites_variables(monkeypatch):
+    from training.train import environment
+    monkeypatch.setenv("CIFAR10_MATMUL_KERNEL_GRADIENT", "0")
+    monkeypatch.setenv("CIFAR10_FUSED_BATCHNORM", "0")
+    monkeypatch.setenv("UNRELATED_VARIABLE", "1")
+    env = environment("float32", "default", "asked for")
+    assert env["variables"]["CIFAR10_MATMUL_KERNEL_GRADIENT"] == "0"
+    assert env["variables"]["CIFAR10_FUSED_BATCHNORM"] == "0"
+    assert all(name.startswith("CIFAR10_") for name in env["variables"])
+    assert env["precision"] == "float32" and env["backend"] == keras.backend.backend()

@@ -12,6 +12,7 @@ import time
 
 import keras
 
+from cpu_features import cpu_flags
 from errors import SuiteError
 from experiments.config import PRECISIONS
 
@@ -30,18 +31,6 @@ CPU_BF16_FASTER = {"tensorflow": True, "torch": True, "jax": False}
 # 1.4-1.7x faster, while on an Intel Xeon with AVX512-BF16 and no AMX it ran 0.15 vs 0.30 TFLOP/s
 # (0.5x) and training 1.5-1.9x *slower* in bfloat16 (benchmarks/roofline.py, README).
 BF16_MIN_SPEEDUP = 1.2
-
-
-def cpu_flags():
-    """The CPU's feature flags from /proc/cpuinfo (empty set where it is unreadable)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
 
 
 def cpu_name():

@@ -169,10 +169,12 @@ def make_callbacks(run_dir, exp, n_train, has_val, extra, first_epoch=0, tensorb
 
 
 def environment(precision, strategy, why):
-    """Backend, versions, device, precision (and `why`, choose_precision's reason) and strategy of this
-    process, for the run's files."""
+    """Backend, versions, device, precision (and `why`, choose_precision's reason), strategy and the
+    suite's CIFAR10_* environment variables (the speed switches: CIFAR10_MATMUL_KERNEL_GRADIENT,
+    CIFAR10_FUSED_BATCHNORM, ...) of this process, for the run's files."""
     env = {"backend": keras.backend.backend(), "keras": keras.__version__,
-           "device": describe_device(), "precision": precision, "precision_reason": why, "strategy": strategy}
+           "device": describe_device(), "precision": precision, "precision_reason": why, "strategy": strategy,
+           "variables": {k: v for k, v in sorted(os.environ.items()) if k.startswith("CIFAR10_")}}
     if env["backend"] in ("tensorflow", "jax", "torch"):       # e.g. "tensorflow": "2.21.0"
         env[env["backend"]] = importlib.import_module(env["backend"]).__version__
     return env
