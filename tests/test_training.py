@@ -150,3 +150,7 @@ def test_run_environment_records_the_suites_variables(monkeypatch):
     assert env["variables"]["CIFAR10_FUSED_BATCHNORM"] == "0"
     assert all(name.startswith("CIFAR10_") for name in env["variables"])
     assert env["precision"] == "float32" and env["backend"] == keras.backend.backend()
+    assert env["matmul_kernel_gradient"] is False                  # CIFAR10_MATMUL_KERNEL_GRADIENT=0
+    monkeypatch.setenv("CIFAR10_MATMUL_KERNEL_GRADIENT", "1")
+    forced = environment("float32", "default", "asked for")
+    assert forced["matmul_kernel_gradient"] is (keras.backend.backend() == "tensorflow")

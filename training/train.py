@@ -30,6 +30,7 @@ from experiments import Experiment
 from experiments.config import OPTIMIZER_ARGS
 from experiments.fields import with_defaults
 from models import adapt_model, create_model, with_test_time_augmentation
+from models.conv import matmul_gradient_enabled
 from optimizers import MuonSGD
 from training.evaluate import EVAL_BATCH_SIZE, evaluate_model, load_saved_model
 from training.hardware import (STRATEGIES, choose_precision, describe_device, distribution_scope, fix_multiworker_build,
@@ -171,10 +172,12 @@ def make_callbacks(run_dir, exp, n_train, has_val, extra, first_epoch=0, tensorb
 def environment(precision, strategy, why):
     """Backend, versions, device, precision (and `why`, choose_precision's reason), strategy and the
     suite's CIFAR10_* environment variables (the speed switches: CIFAR10_MATMUL_KERNEL_GRADIENT,
-    CIFAR10_FUSED_BATCHNORM, ...) of this process, for the run's files."""
+    CIFAR10_FUSED_BATCHNORM, ...) of this process, and whether models.conv.Conv2D computes kernel
+    gradients by matrix products here (it depends on the CPU), for the run's files."""
     env = {"backend": keras.backend.backend(), "keras": keras.__version__,
            "device": describe_device(), "precision": precision, "precision_reason": why, "strategy": strategy,
-           "variables": {k: v for k, v in sorted(os.environ.items()) if k.startswith("CIFAR10_")}}
+           "variables": {k: v for k, v in sorted(os.environ.items()) if k.startswith("CIFAR10_")},
+           "matmul_kernel_gradient": matmul_gradient_enabled()}
     if env["backend"] in ("tensorflow", "jax", "torch"):       # e.g. "tensorflow": "2.21.0"
         env[env["backend"]] = importlib.import_module(env["backend"]).__version__
     return env
