@@ -34,8 +34,7 @@ import os
 import keras
 from keras import saving
 
-from console import native_stderr_silenced
-from cpu_features import cpu_flags
+from devices import cpu_flags, gpus
 from errors import SuiteError
 
 # Output pixels (H' x W') up to which the kernel gradient is computed by matrix products:
@@ -71,10 +70,7 @@ def matmul_gradient_enabled():
         return False
     if setting == "1":
         return True
-    import tensorflow as tf
-    with native_stderr_silenced():       # a GPU build without a GPU logs 'failed call to cuInit'
-        on_gpu = bool(tf.config.list_physical_devices("GPU"))
-    return "amx_bf16" not in cpu_flags() and not on_gpu
+    return "amx_bf16" not in cpu_flags() and not gpus()
 
 
 def shifted_matmul_kernel_gradient(x, dy, kernel_shape, padding):

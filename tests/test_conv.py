@@ -20,6 +20,7 @@ def cpu_without_amx(monkeypatch):
     """The path's default setting ('auto') on the CPU it was measured on, whatever CPU runs the tests."""
     monkeypatch.delenv(conv.ENV, raising=False)
     monkeypatch.setattr(conv, "cpu_flags", lambda: {"avx512f", "avx512_bf16"})
+    monkeypatch.setattr(conv, "gpus", lambda: [])
 
 
 def twins(kernel_size=3, padding="same", pixels=7, dtype="mixed_bfloat16", **kwargs):

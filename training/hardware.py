@@ -12,7 +12,7 @@ import time
 
 import keras
 
-from cpu_features import cpu_flags
+from devices import cpu_flags, gpus
 from errors import SuiteError
 from experiments.config import PRECISIONS
 
@@ -42,32 +42,6 @@ def cpu_name():
     except OSError:
         pass
     return f"{name}, {os.cpu_count()} cores"
-
-
-@functools.lru_cache(maxsize=None)
-def gpus():
-    """Local GPUs as a list of (name, bf16_supported) for the active Keras backend (looked up once)."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        from console import native_stderr_silenced
-        out = []
-        with native_stderr_silenced():       # a GPU build without a GPU logs 'failed call to cuInit'
-            devices = tf.config.list_physical_devices("GPU")
-        for dev in devices:
-            details = tf.config.experimental.get_device_details(dev)
-            out.append((details.get("device_name", dev.name), details.get("compute_capability", (0, 0)) >= (8, 0)))
-        return out
-    if backend == "jax":
-        import jax
-        return [(d.device_kind, float(getattr(d, "compute_capability", "0") or 0) >= 8.0)
-                for d in jax.devices() if d.platform == "gpu"]
-    if backend == "torch":
-        import torch
-        return [(torch.cuda.get_device_name(i), torch.cuda.is_bf16_supported())
-                for i in range(torch.cuda.device_count())]
-    return []
 
 
 def bf16_units():
