@@ -3,7 +3,7 @@
 
 Keras' "gelu" is the exact GELU, x Phi(x). Its tanh approximation is a different function,
 offered for fast94 as an option (`--hp activation=gelu_tanh`) with its measured speed and
-accuracy in the README (Speed): a change that trades accuracy for speed is not a default.
+accuracy in docs/speed.md: a change that trades accuracy for speed is not a default.
 """
 from keras import activations, saving
 

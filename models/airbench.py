@@ -163,7 +163,7 @@ def fast94(input_shape=(32, 32, 3), classes=10, widths=(64, 256, 256), activatio
         widths: filters of the three conv groups.
         activation: the activation after the whitening and in every conv group: a Keras name
             ("gelu", the default, is the exact GELU) or "gelu_tanh", GELU's tanh approximation
-            (`models.activations`; an option, README Speed).
+            (`models.activations`; an option, docs/speed.md).
         bn_momentum: Keras BatchNormalization momentum (0.4 = PyTorch's 0.6).
         bias_scale: ScaledBias factor (8 gives airbench's 64x bias learning rate).
         scaling_factor: multiplies the logits (airbench's 1/9).
@@ -175,7 +175,7 @@ def fast94(input_shape=(32, 32, 3), classes=10, widths=(64, 256, 256), activatio
             them in the policy's bfloat16. On a 2-core AMD EPYC without AMX True trained
             3-5% faster in mixed_bfloat16 (with the fused BatchNorm, under the profiler: GELU
             and casts 640 against 774 ms a step) and, with the 10-epoch recipe, averaged 94.13%
-            test top-1 over three seeds (README, speed section); no effect under float32.
+            test top-1 over three seeds (docs/speed.md); no effect under float32.
         head_std: None initializes the head with Keras' Glorot uniform; a number, uniformly
             with that standard deviation (airbench94_muon: 1, with the output divided by 256).
         whitening_bias_scale: PatchWhitening's `bias_scale`: 1 trains the whitening bias at the

@@ -6,7 +6,7 @@ their gradients; keras-team/keras-core issue 225, "BatchNorm is slow"), where tf
 called TensorFlow's fused kernel. On a 2-core CPU (AMD EPYC, AVX512-BF16, no AMX) the
 fused kernel's forward and backward pass over (128, 32, 32, 128) or (1024, 16, 16, 64)
 activations measured 3.5-5x faster, in float32 and bfloat16, and BatchNorm was 24% of a
-pyramid training step's op time (benchmarks/profile_step.py; README, Speed). No library
+pyramid training step's op time (benchmarks/profile_step.py; docs/speed.md). No library
 offers the fused path under Keras 3, hence this subclass.
 
 The layer is Keras' own (same arguments, weights, weight names and checkpoint layout);

@@ -5,7 +5,7 @@ last) unless it says otherwise, and uses only `keras.layers` and the suite's
 subclasses of them (models/batchnorm.py's BatchNormalization, models/dropout.py's
 Dropout: Keras' layers with faster TensorFlow paths), so the models run on the
 TensorFlow, JAX and PyTorch backends. Convolutions are Keras' Conv2D: models/conv.py's
-kernel gradient by matrix products measured no faster in these models' training (README, Speed).
+kernel gradient by matrix products measured no faster in these models' training (docs/speed.md).
 """
 from keras import layers
 

@@ -2,16 +2,16 @@
 
 Why our own layer: in mixed_bfloat16 on a 2-core AMD EPYC (AVX512-BF16, no AMX), oneDNN's
 kernel gradient (TensorFlow's Conv2DBackpropFilter) runs at half the speed of the forward
-pass and was the largest single item of a fast94 training step (README, Speed). For fast94's
+pass and was the largest single item of a fast94 training step (docs/speed.md). For fast94's
 7 x 7 x 256 convolutions the same gradient as nine matrix products, one per kernel tap
 (`shifted_matmul_kernel_gradient`), measured 195-204 ms against 252-283 ms a pass at batch
 1,024, in two runs of `python benchmarks/conv_passes.py --experiment fast94
 --kernel-gradient-forms`; at 15 x 15 pixels and more, and in float32, it was slower. Training
 fast94_muon in mixed_bfloat16 with this layer measured 420 img/s against 393 with Keras'
-(median of four alternating pairs, each pair faster; README, Speed). Keras has no way to pick
+(median of four alternating pairs, each pair faster; docs/speed.md). Keras has no way to pick
 the kernel gradient's algorithm, hence this subclass. Only fast94's conv groups use it: in
 baseline, ygnet and pyramid (batch 64-128) the same switch measured within +-2% of Keras' layer
-in training (README, Speed), so their blocks keep keras.layers.Conv2D.
+in training (docs/speed.md), so their blocks keep keras.layers.Conv2D.
 
 The layer is Keras' own Conv2D (same arguments, weights and checkpoint layout); only its
 `convolution_op` changes, and only where the measurement says it pays (`matmul_gradient_applies`):

@@ -4,7 +4,7 @@ Why our own layer: Keras 3's Dropout calls TensorFlow's `stateless_dropout`, whi
 uniform random number (a Philox output) per activation in the activation's dtype, compares it
 with the rate and multiplies. On a 2-core CPU (AMD EPYC, AVX512-BF16, no AMX) the draws were
 pyramid's largest op after the convolutions (StatelessRandomUniformV2, 130 ms of a bfloat16
-training step; README, Speed). Here each 32-bit random integer gives the masks of two
+training step; docs/speed.md). Here each 32-bit random integer gives the masks of two
 activations (its two 16-bit halves), which halved the forward and backward time of dropout over
 (128, 32, 32, 64) bfloat16 activations (73 -> 35 ms, session 19). It also keeps the rate the
 recipe asked for under mixed_bfloat16: Keras' layer then draws bfloat16 uniform numbers, whose

@@ -29,7 +29,7 @@ CPU_BF16_FASTER = {"tensorflow": True, "torch": True, "jax": False}
 # at least this much faster than its float32 one (`cpu_bf16_speedup`). The flags alone do not say: on
 # an AMD EPYC with AVX512-BF16 the 2048 x 2048 product ran 0.39 vs 0.21 TFLOP/s (1.8x) and training
 # 1.4-1.7x faster, while on an Intel Xeon with AVX512-BF16 and no AMX it ran 0.15 vs 0.30 TFLOP/s
-# (0.5x) and training 1.5-1.9x *slower* in bfloat16 (benchmarks/roofline.py, README).
+# (0.5x) and training 1.5-1.9x *slower* in bfloat16 (benchmarks/roofline.py, README: Speed).
 BF16_MIN_SPEEDUP = 1.2
 
 

@@ -169,14 +169,22 @@ def make_callbacks(run_dir, exp, n_train, has_val, extra, first_epoch=0, tensorb
     ]
 
 
+# Environment variables that change a run's speed or numerics, recorded in config.json: the suite's
+# switches (CIFAR10_MATMUL_KERNEL_GRADIENT, CIFAR10_FUSED_BATCHNORM, ...), oneDNN's (for example
+# ONEDNN_DEFAULT_FPMATH_MODE=BF16, which lets float32 convolutions compute in bfloat16) and
+# TensorFlow's oneDNN and thread settings.
+RECORDED_VARIABLES = ("CIFAR10_", "ONEDNN_", "DNNL_", "TF_ENABLE_ONEDNN_OPTS", "TF_NUM_INTEROP_THREADS",
+                      "TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS")
+
+
 def environment(precision, strategy, why):
-    """Backend, versions, device, precision (and `why`, choose_precision's reason), strategy and the
-    suite's CIFAR10_* environment variables (the speed switches: CIFAR10_MATMUL_KERNEL_GRADIENT,
-    CIFAR10_FUSED_BATCHNORM, ...) of this process, and whether models.conv.Conv2D computes kernel
-    gradients by matrix products here (it depends on the CPU), for the run's files."""
+    """Backend, versions, device, precision (and `why`, choose_precision's reason), strategy, the
+    environment variables of this process that change speed or numerics (RECORDED_VARIABLES), and
+    whether models.conv.Conv2D computes kernel gradients by matrix products here (it depends on the
+    CPU), for the run's files."""
     env = {"backend": keras.backend.backend(), "keras": keras.__version__,
            "device": describe_device(), "precision": precision, "precision_reason": why, "strategy": strategy,
-           "variables": {k: v for k, v in sorted(os.environ.items()) if k.startswith("CIFAR10_")},
+           "variables": {k: v for k, v in sorted(os.environ.items()) if k.startswith(RECORDED_VARIABLES)},
            "matmul_kernel_gradient": matmul_gradient_enabled()}
     if env["backend"] in ("tensorflow", "jax", "torch"):       # e.g. "tensorflow": "2.21.0"
         env[env["backend"]] = importlib.import_module(env["backend"]).__version__
