@@ -74,6 +74,8 @@ class PartialDirac(initializers.Initializer):
 
     Shape (kh, kw, in, out); filter i < in passes input channel i through unchanged.
     `identity=False` leaves out the identity filters (the ablation in benchmarks/ablation.py).
+    The uniform part is Keras' `RandomUniform`: `seed=None` draws from the seed that
+    `keras.utils.set_random_seed` (`run.py train --seed`) set, so a seeded run repeats.
     """
 
     def __init__(self, seed=None, identity=True):
@@ -82,7 +84,8 @@ class PartialDirac(initializers.Initializer):
     def __call__(self, shape, dtype=None):
         kh, kw, c_in, c_out = shape
         bound = 1 / np.sqrt(kh * kw * c_in)
-        w = np.random.default_rng(self.seed).uniform(-bound, bound, size=shape)
+        w = np.array(ops.convert_to_numpy(   # a writable copy (JAX arrays are read-only)
+            initializers.RandomUniform(-bound, bound, seed=self.seed)(shape, dtype="float32")))
         n = min(c_in, c_out) if self.identity else 0
         w[..., :n] = 0
         w[kh // 2, kw // 2, np.arange(n), np.arange(n)] = 1

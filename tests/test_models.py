@@ -1,4 +1,6 @@
-"""Every registered model builds, maps uint8 images to probabilities, and has its published size."""
+"""Every registered model builds, maps uint8 images to probabilities, has its published size, and
+draws its initial weights from the run's seed."""
+import keras
 import numpy as np
 import pytest
 
@@ -40,6 +42,19 @@ def test_model_maps_uint8_images_to_probabilities(name):
     assert (p >= 0).all()
     if name in PARAMS:
         assert trainable(model) == PARAMS[name]
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED))
+def test_initial_weights_follow_the_seed(name):
+    """`run.py train --seed S` seeds Keras (keras.utils.set_random_seed) before it builds the model:
+    the same seed must give the same initial weights, in any process, and another seed others."""
+    def weights(seed):
+        keras.utils.set_random_seed(seed)
+        return [np.asarray(w) for w in create_model(name).get_weights()]
+    first, again, other = weights(5), weights(5), weights(6)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(first, other))
 
 
 def test_pyramid_is_far_smaller_than_baseline_and_has_no_dense_layers():
