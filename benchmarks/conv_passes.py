@@ -2,7 +2,8 @@
 the gradient with respect to the input and the gradient with respect to the kernel.
 
     python benchmarks/conv_passes.py [--experiment fast94] [--batch 1024] [--repeats 5]
-        [--precision both|float32|bfloat16] [--kernel-gradient-forms] [--csv conv_passes.csv]
+        [--precision both|float32|bfloat16] [--kernel-gradient-forms] [--input-gradient-forms]
+        [--csv conv_passes.csv]
 
 Why: roofline.py gives a model's fraction of a matrix product's peak as one number; this says
 which pass of which layer holds it back. Each pass runs on its own as the TensorFlow op a
@@ -18,7 +19,12 @@ computes grouped, depthwise and separable convolutions through other ops). Tenso
 
 `--kernel-gradient-forms` also times two other ways to compute the kernel gradient of each
 stride-1, dilation-1 layer from matrix products (KERNEL_GRADIENT_FORMS), to see whether any beats
-oneDNN's Conv2DBackpropFilter at these shapes.
+oneDNN's Conv2DBackpropFilter at these shapes. `--input-gradient-forms` times the input gradient
+of each stride-1, dilation-1 layer as one forward convolution (INPUT_GRADIENT_FORMS) beside
+Conv2DBackpropInput. Without oneDNN (TensorFlow's default on x86 CPUs without AVX512_VNNI,
+AVX512_BF16, AVX-VNNI or AMX; run.py turns it on) Eigen's Conv2DBackpropInput
+ran at half the forward pass's speed and this form at its speed; with oneDNN both were equal
+(docs/speed.md, "A CPU without AVX-512").
 """
 import argparse
 import os
@@ -32,6 +38,7 @@ import run  # noqa: E402  (the suite's root on the path first)
 
 PASSES = ("forward", "input gradient", "kernel gradient")
 KERNEL_GRADIENT_FORMS = ("kernel gradient, shifted matmuls (one per tap)", "kernel gradient, im2col matmul")
+INPUT_GRADIENT_FORMS = ("input gradient, forward convolution",)
 
 
 def conv_layers(model):
@@ -91,6 +98,29 @@ def kernel_gradient_forms(layer):
     return dict(zip(KERNEL_GRADIENT_FORMS, (shifted, im2col)))
 
 
+def input_gradient_forms(layer):
+    """{form: f(x, kernel, dy)}: the input gradient of one stride-1, dilation-1 Conv2D layer as one
+    forward convolution rather than TensorFlow's Conv2DBackpropInput; {} for other layers.
+
+    "forward convolution": dy, padded by what the forward pass did not pad (kh - 1 pixels in all,
+    less the forward padding on each side; TensorFlow's SAME puts the odd pixel at the end),
+    convolved with the kernel flipped in both spatial axes and with C_in and C_out swapped.
+    x (N, H, W, C_in), kernel (kh, kw, C_in, C_out), dy (N, H', W', C_out); returns x's shape,
+    the same values as Conv2DBackpropInput (up to rounding).
+    """
+    import tensorflow as tf
+    if tuple(layer.strides) != (1, 1) or tuple(layer.dilation_rate) != (1, 1):
+        return {}
+    kh, kw = layer.kernel.shape[:2]
+    same = layer.padding == "same"
+    pads = [[0, 0], *([k - 1 - (k - 1) // 2, k - 1 - k // 2] if same else [k - 1, k - 1] for k in (kh, kw)), [0, 0]]
+
+    def forward_convolution(x, kernel, dy):
+        return tf.nn.conv2d(dy, tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2]), 1, pads)
+
+    return {INPUT_GRADIENT_FORMS[0]: forward_convolution}
+
+
 def median_seconds(fn, repeats):
     """Median wall seconds of `repeats` calls of fn() after two warm-up calls (the first traces)."""
     fn(), fn()
@@ -102,7 +132,7 @@ def median_seconds(fn, repeats):
     return statistics.median(times)
 
 
-def layer_rows(model, batch, dtype, repeats, forms=False):
+def layer_rows(model, batch, dtype, repeats, forms=False, input_forms=False):
     """One row per plain Conv2D layer and pass: shapes, GFLOP per pass at `batch`, ms, TFLOP/s.
 
     Args:
@@ -111,6 +141,7 @@ def layer_rows(model, batch, dtype, repeats, forms=False):
         dtype: "float32" or "bfloat16", of inputs, kernel and output gradient.
         repeats: timed calls per pass (the median is kept).
         forms: also time kernel_gradient_forms (rows for the layers that have them).
+        input_forms: also time input_gradient_forms (the same).
     """
     import tensorflow as tf
 
@@ -122,7 +153,8 @@ def layer_rows(model, batch, dtype, repeats, forms=False):
         kernel = tf.cast(rng.normal(layer.kernel.shape) * 0.05, dtype)
         dy = tf.cast(rng.normal((batch, *layer.output.shape[1:])), dtype)
         flops = forward_flops(layer) * batch
-        passes = {**pass_functions(layer), **(kernel_gradient_forms(layer) if forms else {})}
+        passes = {**pass_functions(layer), **(kernel_gradient_forms(layer) if forms else {}),
+                  **(input_gradient_forms(layer) if input_forms else {})}
         for name, f in passes.items():
             fn = tf.function(lambda f=f: f(x, kernel, dy))
             seconds = median_seconds(fn, repeats)
@@ -142,6 +174,8 @@ def main(argv=None):
     p.add_argument("--seconds", type=float, default=3.0, help="seconds of matrix products per peak")
     p.add_argument("--kernel-gradient-forms", action="store_true",
                    help="also time the kernel gradient as matrix products (KERNEL_GRADIENT_FORMS)")
+    p.add_argument("--input-gradient-forms", action="store_true",
+                   help="also time the input gradient as a forward convolution (INPUT_GRADIENT_FORMS)")
     p.add_argument("--csv")
     a = p.parse_args(argv)
     run.import_backend_quietly()
@@ -168,7 +202,8 @@ def main(argv=None):
           f"{a.matmul_size} matmul): " + ", ".join(f"{d} {peak[d]:.3f} TFLOP/s" for d in peak if peak[d])
           + f" ({why})")
     table = pd.DataFrame([row for d in dtypes for row in layer_rows(model, batch, d, a.repeats,
-                                                                          a.kernel_gradient_forms)])
+                                                                          a.kernel_gradient_forms,
+                                                                          a.input_gradient_forms)])
     if table.empty:
         raise SystemExit(f"{a.experiment} has no plain Conv2D layer to measure")
     table["of_peak"] = [f"{100 * t / peak[d]:.0f}%" for t, d in zip(table.tflop_s, table.dtype)]

@@ -8,7 +8,7 @@ import tarfile
 import numpy as np
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import run  # noqa: F401  (TensorFlow's environment as the CLI sets it, before anything loads Keras)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PREPARE = os.path.join(ROOT, "..", "shared", "data", "prepare_cifar10.py")
 AUTO_PRECISION_ENV = "CIFAR10_AUTO_PRECISION"     # as training.hardware (not imported: it loads Keras)

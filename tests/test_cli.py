@@ -117,3 +117,23 @@ def test_tf_config_never_makes_auto_wait_for_workers_and_a_bad_one_is_refused(mo
     monkeypatch.setenv("TF_CONFIG", json.dumps({"task": {"type": "worker", "index": 0}}))
     with pytest.raises(SuiteError, match="TF_CONFIG needs"):
         distribution_scope("multiworker")
+
+
+@pytest.mark.parametrize("given, want", [(None, "1"), ("0", "0"), ("1", "1")])
+def test_run_turns_onednn_on_before_tensorflow_loads_unless_told(given, want):
+    """TensorFlow's x86 wheels leave oneDNN off on CPUs without AVX512_VNNI, AVX512_BF16, AVX-VNNI or AMX;
+    importing run.py turns it on there (TF_ENABLE_ONEDNN_OPTS=1, read once when TensorFlow loads),
+    before anything imports TensorFlow, and a value the user set wins."""
+    import platform
+    import subprocess
+    import sys
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("run.py sets TF_ENABLE_ONEDNN_OPTS on x86 CPUs only")
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    if given is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = given
+    code = "import os, sys, run; print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), 'tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(os.path.abspath(run.__file__)),
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [want, "False"]

@@ -1,5 +1,10 @@
 """Every registered model builds, maps uint8 images to probabilities, has its published size, and
 draws its initial weights from the run's seed."""
+import json
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -47,7 +52,8 @@ def test_model_maps_uint8_images_to_probabilities(name):
 @pytest.mark.parametrize("name", sorted(REQUIRED))
 def test_initial_weights_follow_the_seed(name):
     """`run.py train --seed S` seeds Keras (keras.utils.set_random_seed) before it builds the model:
-    the same seed must give the same initial weights, in any process, and another seed others."""
+    in one process, the same seed must give the same initial weights, and another seed others.
+    (Across processes: the next test.)"""
     def weights(seed):
         keras.utils.set_random_seed(seed)
         return [np.asarray(w) for w in create_model(name).get_weights()]
@@ -55,6 +61,40 @@ def test_initial_weights_follow_the_seed(name):
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a, b)
     assert any(not np.array_equal(a, b) for a, b in zip(first, other))
+
+
+# Prints {model name: SHA-256 of its initial weights at seed 5} as JSON; run in two fresh processes.
+_DIGESTS = """
+import hashlib, json, sys
+import keras
+from models import create_model
+digests = {}
+for name in sys.argv[1:]:
+    keras.utils.set_random_seed(5)
+    h = hashlib.sha256()
+    for w in create_model(name).get_weights():
+        h.update(keras.ops.convert_to_numpy(w).tobytes())
+    digests[name] = h.hexdigest()
+print(json.dumps(digests))
+"""
+
+
+def test_initial_weights_are_the_same_in_another_process():
+    """Two invocations of `run.py train --seed S` start from the same weights: two fresh Python
+    processes, each with its own random hash seed, build every required model at seed 5 and must
+    draw bit-identical initial weights (nothing may come from process state that the seed does
+    not reach, such as an unseeded generator or the order of a set of strings)."""
+    names = sorted(REQUIRED)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONHASHSEED="random")
+    digests = []
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", _DIGESTS, *names], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        digests.append(json.loads(done.stdout.splitlines()[-1]))
+    assert set(digests[0]) == set(names)
+    assert digests[0] == digests[1]
 
 
 def test_pyramid_is_far_smaller_than_baseline_and_has_no_dense_layers():

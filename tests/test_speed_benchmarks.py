@@ -172,11 +172,32 @@ def test_kernel_gradient_forms_equal_tensorflows_kernel_gradient(kernel, padding
         np.testing.assert_allclose(f(x, layer.kernel, dy), want, rtol=1e-4, atol=1e-4, err_msg=name)
 
 
-def test_kernel_gradient_forms_skip_strided_and_dilated_layers():
+@pytest.mark.parametrize("kernel, padding", [(3, "same"), (3, "valid"), (2, "same"), (2, "valid"), ((1, 3), "same"),
+                                             (5, "same")])
+def test_input_gradient_forms_equal_tensorflows_input_gradient(kernel, padding):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+    layer = keras.layers.Conv2D(5, kernel, padding=padding)
+    layer.build((None, 7, 6, 3))
+    rng = np.random.default_rng(2)
+    x = tf.constant(rng.normal(size=(2, 7, 6, 3)), "float32")
+    dy = tf.constant(rng.normal(size=layer.compute_output_shape((2, 7, 6, 3))), "float32")
+    want = conv_passes.pass_functions(layer)["input gradient"](x, layer.kernel, dy)
+    forms = conv_passes.input_gradient_forms(layer)
+    assert tuple(forms) == conv_passes.INPUT_GRADIENT_FORMS
+    for name, f in forms.items():
+        got = f(x, layer.kernel, dy)
+        assert got.shape == x.shape
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+def test_gradient_forms_skip_strided_and_dilated_layers():
     import keras
     for layer in (keras.layers.Conv2D(4, 3, strides=2), keras.layers.Conv2D(4, 3, dilation_rate=2)):
         layer.build((None, 9, 9, 3))
         assert conv_passes.kernel_gradient_forms(layer) == {}
+        assert conv_passes.input_gradient_forms(layer) == {}
 
 
 def test_conv_passes_rows_are_the_layers_flops_over_the_measured_time(tmp_path):
@@ -193,14 +214,16 @@ def test_conv_passes_rows_are_the_layers_flops_over_the_measured_time(tmp_path):
     assert np.allclose(table.gflop / table.ms, table.tflop_s)
 
 
-def test_conv_passes_times_the_kernel_gradient_forms_when_asked(tmp_path):
+def test_conv_passes_times_the_gradient_forms_when_asked(tmp_path):
     csv = tmp_path / "passes.csv"
     assert conv_passes.main(["--experiment", "tutorial_cnn", "--batch", "4", "--repeats", "1", "--seconds", "0.05",
-                             "--precision", "float32", "--kernel-gradient-forms", "--csv", str(csv)]) == 0
+                             "--precision", "float32", "--kernel-gradient-forms", "--input-gradient-forms",
+                             "--csv", str(csv)]) == 0
     table = pd.read_csv(csv)
     plain, _ = conv_passes.conv_layers(create_model("tutorial_cnn"))
     with_forms = sum(bool(conv_passes.kernel_gradient_forms(layer)) for layer in plain)
     assert with_forms > 0
-    assert len(table) == 3 * len(plain) + 2 * with_forms
-    assert set(table["pass"]) == set(conv_passes.PASSES) | set(conv_passes.KERNEL_GRADIENT_FORMS)
+    assert len(table) == 3 * len(plain) + 3 * with_forms
+    assert set(table["pass"]) == (set(conv_passes.PASSES) | set(conv_passes.KERNEL_GRADIENT_FORMS)
+                                  | set(conv_passes.INPUT_GRADIENT_FORMS))
     assert (table.tflop_s > 0).all()
