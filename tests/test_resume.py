@@ -1,6 +1,7 @@
 """Crash-safe training: SIGKILL at five moments and resume, Ctrl-C, and what a resume restores."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +16,11 @@ from training.evaluate import load_saved_model
 pytestmark = pytest.mark.precision     # CI runs these again with bfloat16 forced
 
 KILL_AT = os.path.join(ROOT, "tests", "kill_at.py")
+# A line TensorFlow's C++ code logs through absl ("E0000 00:00:1796669434.913838   10948 util.cc:131] ..."):
+# with oneDNN on (run.py) and bfloat16 forced on a CPU without AVX-512, the CI round that forces
+# mixed_bfloat16 gets "oneDNN supports DT_BFLOAT16 only on platforms with AVX-512. Falling back to the
+# default Eigen-based implementation" once per process. Not the suite's output: left out of the comparison.
+NATIVE_LOG_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] ")
 
 
 def recipe(data_dir, out):
@@ -71,7 +77,7 @@ def test_ctrl_c_or_sigterm_saves_the_state_and_says_how_to_resume(synthetic_dir,
     stopped = run("train", *recipe(root, out), kill=("train-batch", 5, sig))
     run_dir = only_run_dir(out)
     assert stopped.returncode == status
-    assert stopped.stderr.strip().splitlines() == [
+    assert [line for line in stopped.stderr.strip().splitlines() if not NATIVE_LOG_LINE.match(line)] == [
         f"run.py train: {said}; 1 of 3 epochs are saved in {run_dir}; "
         f"continue with: python run.py train --resume {run_dir}"]
     assert list(pd.read_csv(os.path.join(run_dir, "history.csv"))["epoch"]) == [0]
