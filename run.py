@@ -26,7 +26,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # keep TensorFlow's C++ sta
 # 1.7-2.1x faster in float32 with oneDNN on (docs/speed.md, "A CPU without AVX-512"); where TensorFlow
 # turns it on itself this changes nothing, and TF_ENABLE_ONEDNN_OPTS=0 still turns it off. Set here,
 # before anything imports TensorFlow, since TensorFlow reads it once.
-if platform.machine().lower() in ("x86_64", "amd64"):
+X86 = platform.machine().lower() in ("x86_64", "amd64")   # the CPUs TensorFlow's oneDNN policy concerns
+if X86:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 

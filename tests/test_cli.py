@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import run
-from conftest import run_cli
+from conftest import ROOT, run_cli
 
 RUN_FILES = {"config.json", "history.csv", "best.h5", "last.h5", "summary.txt", "metrics.json",
              "accuracy.png", "loss.png", "confusion_matrix.png"}
@@ -124,16 +124,15 @@ def test_run_turns_onednn_on_before_tensorflow_loads_unless_told(given, want):
     """TensorFlow's x86 wheels leave oneDNN off on CPUs without AVX512_VNNI, AVX512_BF16, AVX-VNNI or AMX;
     importing run.py turns it on there (TF_ENABLE_ONEDNN_OPTS=1, read once when TensorFlow loads),
     before anything imports TensorFlow, and a value the user set wins."""
-    import platform
     import subprocess
     import sys
-    if platform.machine().lower() not in ("x86_64", "amd64"):
+    if not run.X86:
         pytest.skip("run.py sets TF_ENABLE_ONEDNN_OPTS on x86 CPUs only")
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
     if given is not None:
         env["TF_ENABLE_ONEDNN_OPTS"] = given
     code = "import os, sys, run; print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), 'tensorflow' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(os.path.abspath(run.__file__)),
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == [want, "False"]

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import ROOT
 from errors import UnknownNameError
 from models import create_model, list_models
 from models.blocks import CONV_TYPES, conv_bn_relu, transition_block
@@ -85,11 +86,10 @@ def test_initial_weights_are_the_same_in_another_process():
     draw bit-identical initial weights (nothing may come from process state that the seed does
     not reach, such as an unseeded generator or the order of a set of strings)."""
     names = sorted(REQUIRED)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, PYTHONHASHSEED="random")
     digests = []
     for _ in range(2):
-        done = subprocess.run([sys.executable, "-c", _DIGESTS, *names], cwd=root, env=env,
+        done = subprocess.run([sys.executable, "-c", _DIGESTS, *names], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-2000:]
         digests.append(json.loads(done.stdout.splitlines()[-1]))
