@@ -122,10 +122,17 @@ def choose_precision(requested="auto"):
     Returns:
         (policy, why): a Keras dtype policy name and the reason in a few words, e.g.
         ('float32', "auto: CPU with no AMX, AVX512-BF16, but its bfloat16 matrix product measured 0.52x float32's").
+        A value asked for passes through with "asked for", and a warning where it is mixed_bfloat16
+        on a CPU without AMX or AVX512-BF16 and no GPU.
 
     Raises:
         SuiteError: $CIFAR10_AUTO_PRECISION names no policy of PRECISIONS.
     """
+    if requested == "mixed_bfloat16" and not cpu_flags() & {"amx_bf16", "avx512_bf16"} and not gpus():
+        # Asked for and honoured, with a warning in the reason (the run's header and config.json): with
+        # no bfloat16 units bfloat16 is emulated (on an AVX2-only CPU TensorFlow logs that oneDNN
+        # "supports DT_BFLOAT16 only on platforms with AVX-512" and falls back to its default kernels).
+        return requested, "asked for, though this CPU has no AMX or AVX512-BF16: float32 is likely faster"
     if requested != "auto":
         return requested, "asked for"
     forced = os.environ.get(AUTO_PRECISION_ENV)
