@@ -44,9 +44,17 @@ def test_the_chosen_precision_comes_with_its_reason(monkeypatch):
     assert choose_precision("auto") == ("float32", "auto: CPU without AMX or AVX512-BF16")
     assert choose_precision("mixed_bfloat16") == ("mixed_bfloat16", "asked for, though this CPU has no AMX or "
                                                                     "AVX512-BF16: float32 is likely faster")
+    assert choose_precision("mixed_float16") == ("mixed_float16", "asked for, though this CPU has no AMX-FP16 or "
+                                                                  "AVX512-FP16: float32 is likely faster")
     assert choose_precision("float32") == ("float32", "asked for")
-    monkeypatch.setattr("training.hardware.cpu_flags", lambda: {"amx_bf16"})
+    monkeypatch.setattr("training.hardware.cpu_flags", lambda: {"amx_bf16", "avx512_fp16"})
     assert choose_precision("mixed_bfloat16") == ("mixed_bfloat16", "asked for")
+    assert choose_precision("mixed_float16") == ("mixed_float16", "asked for")
+    monkeypatch.setattr("training.hardware.gpus", lambda: [("NVIDIA H100", True)])
+    monkeypatch.setattr("training.hardware.cpu_flags", lambda: {"avx2"})
+    assert choose_precision("mixed_float16") == ("mixed_float16", "asked for")
+    monkeypatch.setattr("training.hardware.gpus", lambda: [])
+    monkeypatch.setattr("training.hardware.cpu_flags", lambda: {"amx_bf16"})
     monkeypatch.setattr("training.hardware.CPU_BF16_FASTER", {keras.backend.backend(): False})
     assert choose_precision("auto") == ("float32", f"auto: CPU with AMX, but {keras.backend.backend()} was not "
                                                    "measured faster in bfloat16")

@@ -109,6 +109,14 @@ def cpu_bf16_speedup(pairs=24, n=1024):
     return statistics.median(ratios)
 
 
+# The CPU flags of matrix units for each mixed policy's half type, and their names. Without them the
+# policy still runs, slowly (docs/results.md, Precision): bfloat16 trained 2.4-3.5x slower than float32
+# on an Intel Xeon without AMX or AVX512-BF16; fast94 trained 7x slower in mixed_float16 on an AMD
+# EPYC with AVX512-BF16 and no FP16 units.
+HALF_UNITS = {"mixed_bfloat16": ({"amx_bf16", "avx512_bf16"}, "AMX or AVX512-BF16"),
+              "mixed_float16": ({"amx_fp16", "avx512_fp16"}, "AMX-FP16 or AVX512-FP16")}
+
+
 def choose_precision(requested="auto"):
     """The Keras dtype policy to train with, and why.
 
@@ -122,17 +130,15 @@ def choose_precision(requested="auto"):
     Returns:
         (policy, why): a Keras dtype policy name and the reason in a few words, e.g.
         ('float32', "auto: CPU with no AMX, AVX512-BF16, but its bfloat16 matrix product measured 0.52x float32's").
-        A value asked for passes through with "asked for", and a warning where it is mixed_bfloat16
-        on a CPU without AMX or AVX512-BF16 and no GPU.
+        A value asked for passes through with "asked for", and a warning where it is a mixed policy
+        whose half type has no matrix units on this CPU (HALF_UNITS) and there is no GPU.
 
     Raises:
         SuiteError: $CIFAR10_AUTO_PRECISION names no policy of PRECISIONS.
     """
-    if requested == "mixed_bfloat16" and not cpu_flags() & {"amx_bf16", "avx512_bf16"} and not gpus():
-        # Asked for and honoured, with a warning in the reason (the run's header and config.json): with
-        # no bfloat16 units bfloat16 is emulated (on an AVX2-only CPU TensorFlow logs that oneDNN
-        # "supports DT_BFLOAT16 only on platforms with AVX-512" and falls back to its default kernels).
-        return requested, "asked for, though this CPU has no AMX or AVX512-BF16: float32 is likely faster"
+    if requested in HALF_UNITS and not cpu_flags() & HALF_UNITS[requested][0] and not gpus():
+        # Asked for and honoured, with a warning in the reason (the run's header and config.json).
+        return requested, f"asked for, though this CPU has no {HALF_UNITS[requested][1]}: float32 is likely faster"
     if requested != "auto":
         return requested, "asked for"
     forced = os.environ.get(AUTO_PRECISION_ENV)
