@@ -110,7 +110,7 @@ def cpu_bf16_speedup(pairs=24, n=1024):
 
 
 # The CPU flags of matrix units for each mixed policy's half type, and their names. Without them the
-# policy still runs, slowly (docs/results.md, Precision): bfloat16 trained 2.4-3.5x slower than float32
+# policy still runs, slowly (docs/results.md, Precision): bfloat16 trained 3.5-3.7x slower than float32
 # on an Intel Xeon without AMX or AVX512-BF16; fast94 trained 7x slower in mixed_float16 on an AMD
 # EPYC with AVX512-BF16 and no FP16 units.
 HALF_UNITS = {"mixed_bfloat16": ({"amx_bf16", "avx512_bf16"}, "AMX or AVX512-BF16"),
