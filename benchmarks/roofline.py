@@ -29,9 +29,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 def peaks(n, seconds):
     """{'float32': TFLOP/s, 'bfloat16': TFLOP/s or None} and why bfloat16 was (not) measured."""
-    from training.hardware import bf16_units, cpu_flags, gpus, matmul_tflops
+    from training.hardware import bf16_units, gpus, has_half_units, matmul_tflops
     out, on_gpu = {"float32": matmul_tflops("float32", n, seconds), "bfloat16": None}, bool(gpus())
-    if on_gpu or cpu_flags() & {"amx_bf16", "avx512_bf16"}:
+    if on_gpu or has_half_units("mixed_bfloat16"):
         out["bfloat16"] = matmul_tflops("bfloat16", n, seconds)
         why = "measured: " + ("a GPU" if on_gpu else f"the CPU has {bf16_units().replace('no AMX, ', '')}")
     else:

@@ -117,6 +117,11 @@ HALF_UNITS = {"mixed_bfloat16": ({"amx_bf16", "avx512_bf16"}, "AMX or AVX512-BF1
               "mixed_float16": ({"amx_fp16", "avx512_fp16"}, "AMX-FP16 or AVX512-FP16")}
 
 
+def has_half_units(policy):
+    """True when the CPU has matrix units for `policy`'s half type ('mixed_bfloat16' or 'mixed_float16')."""
+    return bool(cpu_flags() & HALF_UNITS[policy][0])
+
+
 def choose_precision(requested="auto"):
     """The Keras dtype policy to train with, and why.
 
@@ -136,7 +141,7 @@ def choose_precision(requested="auto"):
     Raises:
         SuiteError: $CIFAR10_AUTO_PRECISION names no policy of PRECISIONS.
     """
-    if requested in HALF_UNITS and not cpu_flags() & HALF_UNITS[requested][0] and not gpus():
+    if requested in HALF_UNITS and not has_half_units(requested) and not gpus():
         # Asked for and honoured, with a warning in the reason (the run's header and config.json).
         return requested, f"asked for, though this CPU has no {HALF_UNITS[requested][1]}: float32 is likely faster"
     if requested != "auto":
@@ -152,8 +157,8 @@ def choose_precision(requested="auto"):
             return "mixed_bfloat16", "auto: the GPU supports bfloat16"
         return "float32", "auto: a GPU without bfloat16"
     backend = keras.backend.backend()
-    if not cpu_flags() & {"amx_bf16", "avx512_bf16"}:
-        return "float32", "auto: CPU without AMX or AVX512-BF16"
+    if not has_half_units("mixed_bfloat16"):
+        return "float32", f"auto: CPU without {HALF_UNITS['mixed_bfloat16'][1]}"
     if not CPU_BF16_FASTER.get(backend, False):
         return "float32", f"auto: CPU with {bf16_units()}, but {backend} was not measured faster in bfloat16"
     speedup = cpu_bf16_speedup()
