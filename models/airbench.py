@@ -165,8 +165,8 @@ def fast94(input_shape=(32, 32, 3), classes=10, widths=(64, 256, 256), activatio
         classes: outputs.
         widths: filters of the three conv groups.
         activation: the activation after the whitening and in every conv group: a Keras name
-            ("gelu", the default, is the exact GELU) or "gelu_tanh", GELU's tanh approximation
-            (`models.activations`; an option, docs/speed.md).
+            ("gelu", the default, is the exact GELU, computed by `models.activations.gelu`) or
+            "gelu_tanh", GELU's tanh approximation (an option, docs/speed.md).
         bn_momentum: Keras BatchNormalization momentum (0.4 = PyTorch's 0.6).
         bias_scale: ScaledBias factor (8 gives airbench's 64x bias learning rate).
         scaling_factor: multiplies the logits (airbench's 1/9).
