@@ -16,10 +16,11 @@ Both variants run the suite's default path (benchmarks/throughput.py's (b): the 
 batch, augmentation and optimizer, the stateless tf.data pipeline) on the same real images,
 each with a fresh model and two epochs; the figure is the second epoch's training images/s.
 They run in `--repeats` pairs, so that a slow spell of the machine hits both, and the order swaps
-from pair to pair (A B, B A, A B, ...): the run that went first in a pair was measured faster
-(the same A/B in both orders, fast94_muon with and without the suite's GELU: +8.3% with it first,
-+3.0% with it second; docs/speed.md, "GELU from erf"), so an even `--repeats` gives each variant
-the first place equally often. The table gives each run and the medians. TensorFlow only (the pipeline).
+from pair to pair (A B, B A, A B, ...): a pair's order moved its result by several percent (the
+suite's GELU against Keras': +8.3% with it first in every pair, +3.0% with it second; then, swapped,
+fast94's pairs +3%, +10%, +3%, +9%; docs/speed.md, "GELU from erf"), so an even `--repeats` gives
+each variant the first place equally often. The table gives each run and the medians. TensorFlow
+only (the pipeline).
 """
 import argparse
 import os

@@ -3,12 +3,12 @@ GELU's tanh approximation (Hendrycks and Gimpel 2016), which a Keras activation 
 
 `gelu` is the exact GELU, x Phi(x), the same function as Keras' "gelu" (to float32 rounding), and
 the one fast94's recipes name "gelu". Why our own: on TensorFlow, Keras' "gelu" is `tf.nn.gelu`,
-which computes Phi from `Erfc` and leaves its gradient to autodiff (about ten elementwise passes);
-the suite's takes Phi from `Erf` and writes the gradient by hand, Phi(x) + x phi(x), in float32. On
-a 2-core AMD EPYC (AVX512-BF16, no AMX), forward and backward over fast94_muon's seven activation
-shapes at batch 2,000 (`tf.function`, median of 7 calls) took 382 ms against Keras' 587 ms, and
-fast94_muon trained 8% faster in bfloat16, 4% in float32 (docs/speed.md, "GELU from erf"). No library offers it: Keras' other backends already get a fused GELU from their
-compilers, so they keep Keras' function. CIFAR10_ERF_GELU=0 gives Keras' function everywhere (for
+which computes Phi from `Erfc` and leaves its gradient to autodiff; the suite's takes Phi from `Erf`
+and writes the gradient by hand, Phi(x) + x phi(x), in float32. On a 2-core AMD EPYC (AVX512-BF16,
+no AMX), forward and backward over fast94_muon's seven activation shapes at batch 2,000
+(`tf.function`, median of 7 calls) took 382 ms against Keras' 587 ms, and fast94_muon trained 3.0%
+and 8.3% faster in bfloat16 (the A/B in both orders), 4.2% in float32 (docs/speed.md, "GELU from
+erf"). No library offers it; Keras' other backends keep Keras' function (their compilers fuse it). CIFAR10_ERF_GELU=0 gives Keras' function everywhere (for
 an A/B measurement), read when a model is traced.
 
 The tanh approximation is a different function, offered for fast94 as an option (`--hp
