@@ -16,18 +16,19 @@ activation=gelu_tanh`) with its measured speed and accuracy in docs/speed.md: a 
 trades accuracy for speed is not a default.
 """
 import math
-import os
 
 import keras
 from keras import activations, saving
 
+from models.switches import tensorflow_path_on
+
 ERF_GELU_SWITCH = "CIFAR10_ERF_GELU"
-_HALF_TYPES = ("bfloat16", "float16")        # computed in float32 and cast back
+COMPUTED_IN_FLOAT32 = ("float32", "bfloat16", "float16")   # the half types are cast up and back
 
 
 def erf_gelu_enabled():
     """True when `gelu` computes its own form: TensorFlow backend and CIFAR10_ERF_GELU not '0'."""
-    return keras.backend.backend() == "tensorflow" and os.environ.get(ERF_GELU_SWITCH, "1") != "0"
+    return tensorflow_path_on(ERF_GELU_SWITCH)
 
 
 @saving.register_keras_serializable(package="cifar_suite")
@@ -41,7 +42,7 @@ def gelu(x):
     the same shape and dtype out; max abs difference from float64 over [-12, 12] 1.1e-6 (value) and
     2.2e-7 (gradient) in float32, against Keras' 3.8e-7 and 1.5e-7.
     """
-    if not erf_gelu_enabled() or keras.backend.standardize_dtype(x.dtype) not in ("float32",) + _HALF_TYPES:
+    if not erf_gelu_enabled() or keras.backend.standardize_dtype(x.dtype) not in COMPUTED_IN_FLOAT32:
         return activations.gelu(x, approximate=False)
     import tensorflow as tf       # only on the TensorFlow backend (erf_gelu_enabled)
 
@@ -54,9 +55,7 @@ def gelu(x):
                 return dy * (cdf + x * tf.exp(tf.square(x) * -0.5) * (1 / math.sqrt(2 * math.pi)))
         return x * cdf, grad
 
-    if x.dtype == tf.float32:
-        return gelu_float32(x)
-    return tf.cast(gelu_float32(tf.cast(x, tf.float32)), x.dtype)
+    return tf.cast(gelu_float32(tf.cast(x, tf.float32)), x.dtype)    # tf.cast to x's own dtype returns x
 
 
 @saving.register_keras_serializable(package="cifar_suite")

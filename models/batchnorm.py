@@ -16,15 +16,16 @@ renorm, no synchronized statistics. Everything else (JAX, PyTorch, other shapes)
 Keras' own `call`. Set CIFAR10_FUSED_BATCHNORM=0 in the environment to use Keras' path
 everywhere (for an A/B measurement).
 """
-import os
 
 import keras
 from keras import ops, saving
 
+from models.switches import tensorflow_path_on
+
 
 def fused_enabled():
     """True when the fused path may be used: the TensorFlow backend and CIFAR10_FUSED_BATCHNORM not '0'."""
-    return keras.backend.backend() == "tensorflow" and os.environ.get("CIFAR10_FUSED_BATCHNORM", "1") != "0"
+    return tensorflow_path_on("CIFAR10_FUSED_BATCHNORM")
 
 
 @saving.register_keras_serializable(package="cifar_suite")

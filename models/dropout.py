@@ -16,17 +16,18 @@ training-mode `call` changes, on the TensorFlow backend, for 0 < rate < 1 withou
 Everything else (inference, JAX, PyTorch, `noise_shape`) runs Keras' own `call`. Set
 CIFAR10_FAST_DROPOUT=0 in the environment to use Keras' path everywhere (for an A/B measurement).
 """
-import os
 
 import keras
 from keras import saving
+
+from models.switches import tensorflow_path_on
 
 HALF_RANGE = 1 << 16          # a mask draws a 16-bit integer: keep where it is >= round(rate * 2^16)
 
 
 def fast_enabled():
     """True when the two-masks-per-draw path may be used: TensorFlow backend, CIFAR10_FAST_DROPOUT not '0'."""
-    return keras.backend.backend() == "tensorflow" and os.environ.get("CIFAR10_FAST_DROPOUT", "1") != "0"
+    return tensorflow_path_on("CIFAR10_FAST_DROPOUT")
 
 
 @saving.register_keras_serializable(package="cifar_suite")
